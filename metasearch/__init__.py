@@ -1,0 +1,11 @@
+"""metasearch: meta-learned hyperparameter and architecture search, served through Optuna.
+
+Importing the package is cheap: torch, optuna and the database layer load only when the part
+that needs them is used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,28 @@
+"""Search spaces: hyperparameters, NAS-Bench-201-style cells, and one encoding of a config."""
+
+from __future__ import annotations
+
+from metasearch.spaces._cell import NB201_OPS, Cell, CellSpace, canonical
+from metasearch.spaces._params import (
+    Categorical,
+    Condition,
+    Float,
+    Hyperparameter,
+    Int,
+    hyperparameter_from_dict,
+)
+from metasearch.spaces._space import SearchSpace
+
+__all__ = [
+    "NB201_OPS",
+    "Categorical",
+    "Cell",
+    "CellSpace",
+    "Condition",
+    "Float",
+    "Hyperparameter",
+    "Int",
+    "SearchSpace",
+    "canonical",
+    "hyperparameter_from_dict",
+]

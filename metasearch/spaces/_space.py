@@ -1,0 +1,195 @@
+"""A search space: hyperparameters plus cell architectures, and the one encoding of a config.
+
+A *configuration* is a plain dict: each active hyperparameter's value, and each cell's
+NAS-Bench-201 string under the cell's name. That is what users write, what the warehouse stores
+and what task families evaluate. Optuna sees the *flat* form, where every cell edge is its own
+categorical parameter, so that any Optuna sampler can search the space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from metasearch.errors import SpaceError
+from metasearch.spaces._cell import CellSpace
+from metasearch.spaces._params import Hyperparameter, hyperparameter_from_dict
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import optuna
+
+__all__ = ["SearchSpace"]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Hyperparameters (in order: a conditional one comes after its parent) and cells.
+
+    Args:
+        params: the hyperparameters.
+        cells: the cell architectures; each appears in a configuration under its ``name``.
+    """
+
+    params: tuple[Hyperparameter, ...] = ()
+    cells: tuple[CellSpace, ...] = ()
+
+    def __post_init__(self) -> None:
+        seen: list[str] = []
+        for param in self.params:
+            if param.condition is not None and param.condition.parent not in seen:
+                raise SpaceError(
+                    f"{param.name}: its condition's parent {param.condition.parent!r} must be "
+                    "a hyperparameter listed before it"
+                )
+            seen.append(param.name)
+        names = [*seen, *(c.name for c in self.cells)]
+        flat = [*seen, *(n for c in self.cells for n in c.param_names)]
+        if len(set(names)) != len(names) or len(set(flat)) != len(flat):
+            raise SpaceError(f"search space names must be unique, got {sorted(flat)}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every key a complete configuration may hold."""
+        return (*(p.name for p in self.params), *(c.name for c in self.cells))
+
+    def param(self, name: str) -> Hyperparameter:
+        """The hyperparameter called ``name``."""
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise SpaceError(f"no hyperparameter {name!r} in the space: expected one of {self.names}")
+
+    # -- configurations -------------------------------------------------------------------
+
+    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a configuration and return it normalized (types coerced, cells as NB201 strings).
+
+        Inactive conditional parameters may be absent or present; they are dropped.
+
+        Raises:
+            SpaceError: naming the first parameter that is missing, unknown or out of range.
+        """
+        unknown = sorted(set(config) - set(self.names))
+        if unknown:
+            raise SpaceError(f"unknown parameter(s) {unknown}: the space has {list(self.names)}")
+        out: dict[str, Any] = {}
+        for param in self.params:
+            if param.condition is not None and not param.condition.holds(out):
+                continue
+            if param.name not in config:
+                raise SpaceError(f"configuration lacks {param.name!r}")
+            out[param.name] = param.validate(config[param.name])
+        for cell in self.cells:
+            if cell.name not in config:
+                raise SpaceError(f"configuration lacks the cell {cell.name!r}")
+            out[cell.name] = cell.parse(config[cell.name]).to_nb201()
+        return out
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A configuration drawn uniformly (per parameter) from the space."""
+        out: dict[str, Any] = {}
+        for param in self.params:
+            if param.condition is None or param.condition.holds(out):
+                out[param.name] = param.sample(rng)
+        for cell in self.cells:
+            out[cell.name] = cell.sample(rng).to_nb201()
+        return out
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Ask an Optuna trial for a configuration, define-by-run (conditions honoured)."""
+        out: dict[str, Any] = {}
+        for param in self.params:
+            if param.condition is None or param.condition.holds(out):
+                out[param.name] = param.suggest(trial)
+        for cell in self.cells:
+            edges = {
+                name: trial.suggest_categorical(name, cell.ops) for name in cell.param_names
+            }
+            out[cell.name] = cell.unflatten(edges).to_nb201()
+        return out
+
+    # -- Optuna's flat view ---------------------------------------------------------------
+
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """Every flat parameter's Optuna distribution (conditional ones included)."""
+        out = {p.name: p.distribution() for p in self.params}
+        for cell in self.cells:
+            out.update(cell.distributions())
+        return out
+
+    def flatten(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The flat form Optuna stores: each cell replaced by one entry per edge."""
+        valid = self.validate(config)
+        flat = {p.name: valid[p.name] for p in self.params if p.name in valid}
+        for cell in self.cells:
+            flat.update(cell.flatten(valid[cell.name]))
+        return flat
+
+    def unflatten(self, flat: Mapping[str, Any]) -> dict[str, Any]:
+        """A configuration from Optuna's flat parameters (inverse of :meth:`flatten`)."""
+        cell_params = {n for c in self.cells for n in c.param_names}
+        config = {k: v for k, v in flat.items() if k not in cell_params}
+        for cell in self.cells:
+            config[cell.name] = cell.unflatten(flat).to_nb201()
+        return self.validate(config)
+
+    # -- encoding -------------------------------------------------------------------------
+
+    @property
+    def encoding_length(self) -> int:
+        """The fixed length of :meth:`encode`'s vectors for this space."""
+        return sum(p.encoding_length for p in self.params) + sum(
+            c.encoding_length for c in self.cells
+        )
+
+    def encode(self, config: Mapping[str, Any]) -> np.ndarray:
+        """The one numeric encoding every model uses: numbers in [0, 1], fixed length.
+
+        Numeric parameters are scaled to [0, 1] on their own (log) scale, categoricals one-hot,
+        conditional parameters carry an "active" flag, and cells are one-hot per edge of their
+        canonical representative, so isomorphic cells encode alike.
+        """
+        valid = self.validate(config)
+        parts: list[float] = []
+        for param in self.params:
+            parts.extend(param.encode(valid.get(param.name)))
+        vectors = [np.asarray(parts, dtype=np.float64)]
+        vectors.extend(cell.encode(valid[cell.name]) for cell in self.cells)
+        return np.concatenate(vectors)
+
+    def encode_many(self, configs: list[Mapping[str, Any]]) -> np.ndarray:
+        """:meth:`encode` for many configurations, stacked to ``(len(configs), length)``."""
+        if not configs:
+            return np.zeros((0, self.encoding_length))
+        return np.stack([self.encode(c) for c in configs])
+
+    # -- identity -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description, read back by :meth:`from_dict`."""
+        cells = [{"name": c.name, "n_nodes": c.n_nodes, "ops": list(c.ops)} for c in self.cells]
+        return {"params": [p.to_dict() for p in self.params], "cells": cells}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
+        """Rebuild a space from :meth:`to_dict` output."""
+        try:
+            params = tuple(hyperparameter_from_dict(p) for p in data.get("params", []))
+            cells = tuple(
+                CellSpace(name=c["name"], n_nodes=int(c["n_nodes"]), ops=tuple(c["ops"]))
+                for c in data.get("cells", [])
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SpaceError(f"malformed search space description: {exc!r}") from exc
+        return cls(params, cells)
+
+    def fingerprint(self) -> str:
+        """A short hash that changes whenever the space does (checked when loading models)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
