@@ -1,0 +1,58 @@
+"""``metasearch families``: the registered families, their spaces and tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from metasearch.cli._output import Output
+
+
+def _param_text(param: dict[str, Any]) -> str:
+    if "choices" in param:
+        body = "{" + ", ".join(map(str, param["choices"])) + "}"
+    else:
+        body = f"[{param['low']}, {param['high']}]" + (" log" if param.get("log") else "")
+    condition = param.get("condition")
+    when = f" if {condition['parent']} in {condition['values']}" if condition else ""
+    return f"{param['name']} {param['kind']} {body}{when}"
+
+
+def families(
+    family: str | None = typer.Argument(None, help="Show only this family, with every task."),
+    json_mode: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List task families, their search spaces and tasks with meta-features."""
+    from metasearch.families import family_names, get_family, load_errors
+
+    out = Output(json_mode)
+    names = [family] if family else family_names()
+    found = [get_family(name) for name in names]
+    if json_mode:
+        out.json([{**f.describe(), "tasks": _tasks(f)} for f in found])
+        return
+    for fam in found:
+        info = fam.describe()
+        params = [_param_text(p) for p in info["space"]["params"]]
+        params += [f"{c['name']} cell {c['n_nodes']} nodes {{{', '.join(c['ops'])}}}"
+                   for c in info["space"]["cells"]]
+        out.line(f"[bold]{fam.name}[/bold]: {fam.description}")
+        out.line(f"  {fam.metric} ({fam.direction}), {fam.max_budget} epochs, "
+                 f"{info['n_tasks']} tasks")
+        for text in params:
+            out.line(f"  - {text}")
+        if not family:
+            ids = fam.task_ids()
+            more = f", ... (`metasearch families {fam.name}` lists all)" if len(ids) > 6 else ""
+            out.line(f"  tasks: {', '.join(ids[:6])}{more}")
+        else:
+            rows = [[t["id"], *t["meta_features"].values()] for t in _tasks(fam)]
+            columns = ["task", *next(iter(_tasks(fam)))["meta_features"]] if rows else ["task"]
+            out.table(f"{fam.name} tasks", columns, rows)
+    for where, why in load_errors().items():
+        out.err.print(f"warning: {where} failed to load: {why}")
+
+
+def _tasks(fam: Any) -> list[dict[str, Any]]:
+    return [{"id": t.id, "meta_features": t.meta_features} for t in fam.tasks()]

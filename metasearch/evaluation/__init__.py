@@ -1,0 +1,19 @@
+"""Evaluation: the device, the curve recorder, and the PyTorch training loop shared by families.
+
+torch is imported only by :mod:`metasearch.evaluation.torch_training` and when a CUDA device is
+resolved, never by importing this package.
+"""
+
+from __future__ import annotations
+
+from metasearch.evaluation._device import parse_device, resolve_device
+from metasearch.evaluation._result import CurveRecorder, EvalResult, ReportFn, TrialFailed
+
+__all__ = [
+    "CurveRecorder",
+    "EvalResult",
+    "ReportFn",
+    "TrialFailed",
+    "parse_device",
+    "resolve_device",
+]

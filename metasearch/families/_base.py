@@ -1,0 +1,200 @@
+"""The contract of a task family and of its tasks.
+
+A task family is a distribution of related learning tasks that share one search space. A family
+file in ``task_families/`` subclasses :class:`TaskFamily` and :class:`Task` and registers the
+family with :func:`metasearch.families.register_family`; nothing in ``metasearch/`` changes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from typing import Any, ClassVar, Literal
+
+from metasearch.errors import SpaceError, UnknownTaskError
+from metasearch.evaluation import (
+    CurveRecorder,
+    EvalResult,
+    ReportFn,
+    TrialFailed,
+    parse_device,
+    resolve_device,
+)
+from metasearch.spaces import SearchSpace
+
+__all__ = ["Task", "TaskFamily"]
+
+
+class TaskFamily(ABC):
+    """A named distribution of related tasks sharing one search space.
+
+    Subclasses set the class attributes and implement :meth:`build_space`, :meth:`task_ids`
+    and :meth:`make_task`. Listing a family (its space, ids and meta-features) must stay cheap
+    and never import torch; training happens only in :meth:`Task.evaluate`.
+
+    Attributes:
+        name: the registry key, e.g. ``tabular-mlp``.
+        description: one line for ``metasearch families``.
+        metric: what the curve measures, e.g. ``valid_accuracy``.
+        direction: ``maximize`` or ``minimize``.
+        max_budget: the number of epochs (curve steps) of a full evaluation.
+        uses_torch: whether evaluation trains PyTorch models (and so can use a GPU).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    metric: ClassVar[str] = "valid_accuracy"
+    direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
+    max_budget: ClassVar[int]
+    uses_torch: ClassVar[bool] = True
+
+    @abstractmethod
+    def build_space(self) -> SearchSpace:
+        """The family's search space (called once, then cached by :attr:`space`)."""
+
+    @abstractmethod
+    def task_ids(self) -> list[str]:
+        """Every task id of the family, stable across processes and versions."""
+
+    @abstractmethod
+    def make_task(self, task_id: str) -> Task:
+        """Build the task ``task_id`` (already checked to be one of :meth:`task_ids`)."""
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        """The family's search space."""
+        return self.build_space()
+
+    def task(self, task_id: str) -> Task:
+        """The task called ``task_id``.
+
+        Raises:
+            UnknownTaskError: naming the id and some valid ones.
+        """
+        cache: dict[str, Task] = self.__dict__.setdefault("_tasks", {})
+        if task_id not in cache:
+            ids = self.task_ids()
+            if task_id not in ids:
+                shown = ", ".join(ids[:8]) + (f", ... ({len(ids)} in all)" if len(ids) > 8 else "")
+                raise UnknownTaskError(
+                    f"unknown task {task_id!r} in family {self.name!r}: expected one of {shown}"
+                )
+            cache[task_id] = self.make_task(task_id)
+        return cache[task_id]
+
+    def tasks(self) -> Iterator[Task]:
+        """Every task of the family, in :meth:`task_ids` order."""
+        for task_id in self.task_ids():
+            yield self.task(task_id)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary: name, metric, direction, budget and space."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "metric": self.metric,
+            "direction": self.direction,
+            "max_budget": self.max_budget,
+            "space": self.space.to_dict(),
+            "n_tasks": len(self.task_ids()),
+        }
+
+
+class Task(ABC):
+    """One task of a family: meta-features, and evaluation of a configuration.
+
+    Subclasses implement :meth:`compute_meta_features` and :meth:`_train`; :meth:`evaluate`
+    wraps the training with what every task needs: validating the configuration and budget,
+    resolving the device, timing, recording the curve and turning failures into results.
+    """
+
+    def __init__(self, family: TaskFamily, task_id: str) -> None:
+        self.family = family
+        self.id = task_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.family.name!r}, {self.id!r})"
+
+    @abstractmethod
+    def compute_meta_features(self) -> dict[str, float]:
+        """Data-set statistics of the task (rows, features, classes, entropy, landmarkers)."""
+
+    @abstractmethod
+    def _train(
+        self, config: dict[str, Any], budget: int, device: str, seed: int, curve: CurveRecorder
+    ) -> float | None:
+        """Train ``config`` for ``budget`` epochs, calling ``curve.step`` after each.
+
+        Returns:
+            The test-split metric of the final model, or None where the task has no test split.
+
+        Raises:
+            TrialFailed: for a divergence, NaN loss or out-of-memory, with the reason.
+        """
+
+    def prepare(self) -> None:
+        """Load what training needs (data, torch) before the timed part of :meth:`evaluate`.
+
+        The default imports torch for families that use it, so a process's first trial does
+        not count the import in its cost; families that build data override it and call it.
+        """
+        if self.family.uses_torch:
+            import torch  # noqa: F401
+
+    @cached_property
+    def meta_features(self) -> dict[str, float]:
+        """The task's meta-features (computed once)."""
+        return self.compute_meta_features()
+
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        budget: int | None = None,
+        *,
+        device: str = "auto",
+        seed: int = 0,
+        report: ReportFn | None = None,
+    ) -> EvalResult:
+        """Train ``config`` for ``budget`` epochs (default: the family's full budget).
+
+        Args:
+            config: a configuration of the family's space.
+            budget: epochs, 1 to ``family.max_budget``.
+            device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+            seed: seeds every random number the training draws.
+            report: called as ``report(step, value)`` after every epoch; what it raises (an
+                Optuna ``TrialPruned``, say) propagates.
+
+        Raises:
+            SpaceError: the configuration or budget is outside the space.
+            DeviceError: the device is malformed or absent.
+        """
+        valid = self.family.space.validate(config)
+        steps = self.family.max_budget if budget is None else budget
+        if isinstance(steps, bool) or not isinstance(steps, int) or not steps >= 1:
+            raise SpaceError(f"budget={budget!r} must be an integer >= 1")
+        if steps > self.family.max_budget:
+            raise SpaceError(f"budget={budget} exceeds the family's {self.family.max_budget}")
+        where = resolve_device(device) if self.family.uses_torch else parse_device(device)
+        where = "cpu" if where == "auto" else where
+        self.prepare()
+        curve = CurveRecorder(report)
+        try:
+            test_value = self._train(valid, steps, where, seed, curve)
+            status, reason = "complete", None
+        except TrialFailed as exc:
+            test_value, status, reason = None, "failed", str(exc)
+        return EvalResult(
+            config=valid,
+            curve=tuple(curve.values),
+            elapsed=tuple(curve.elapsed),
+            final_value=curve.values[-1] if curve.values else None,
+            test_value=test_value,
+            cost_s=curve.seconds(),
+            status=status,  # type: ignore[arg-type]
+            failure_reason=reason,
+            device=where,
+            seed=seed,
+            budget=steps,
+        )

@@ -1,0 +1,171 @@
+"""Run an Optuna study on one task of a family: the engine behind ``metasearch run``.
+
+The objective asks the trial for a configuration define-by-run, trains it, reports every epoch
+so a pruner can stop it, and records what the warehouse needs (curve, test value, cost, device,
+failure reason) as user attributes, so that any Optuna storage holds the whole trial.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from metasearch.evaluation import EvalResult
+
+if TYPE_CHECKING:
+    import optuna
+
+    from metasearch.families import Task
+
+__all__ = ["ResultHook", "TaskObjective", "create_task_study", "make_sampler", "sampler_names"]
+
+ResultHook = Callable[["optuna.trial.Trial", EvalResult], None]
+"""Called once per finished trial (complete, failed or pruned) with its result."""
+
+
+def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def _random(seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed)
+
+
+def _cmaes(seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    # Cells are categorical, which CMA-ES cannot search: it hands them to its independent
+    # sampler, and the warning for every such parameter would drown the progress bar.
+    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+
+
+_SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
+    "tpe": _tpe,
+    "random": _random,
+    "gp": _gp,
+    "cmaes": _cmaes,
+}
+
+
+def sampler_names() -> list[str]:
+    """The cold-start samplers ``metasearch run --sampler`` knows."""
+    return list(_SAMPLERS)
+
+
+def make_sampler(name: str, seed: int | None = None) -> optuna.samplers.BaseSampler:
+    """A seeded Optuna sampler by name (``tpe``, ``random``, ``gp``, ``cmaes``)."""
+    from metasearch.errors import MetasearchError
+
+    if name not in _SAMPLERS:
+        raise MetasearchError(f"unknown sampler {name!r}: expected one of {', '.join(_SAMPLERS)}")
+    return _SAMPLERS[name](seed)
+
+
+@dataclass
+class TaskObjective:
+    """An Optuna objective that evaluates configurations of one task.
+
+    Args:
+        task: the task to evaluate on.
+        budget: epochs per trial (default: the family's full budget).
+        device: where to train.
+        seed: the base seed; trial ``n`` trains with ``seed + n`` so reruns are reproducible.
+        hooks: called with every finished trial's :class:`EvalResult`.
+    """
+
+    task: Task
+    budget: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    hooks: list[ResultHook] = field(default_factory=list)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import optuna
+
+        config = self.task.family.space.suggest(trial)
+        seen: list[float] = []
+
+        def report(step: int, value: float) -> None:
+            seen.append(value)
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {step} with value {value:.4g}")
+
+        try:
+            result = self.task.evaluate(
+                config, self.budget, device=self.device, seed=self.seed + trial.number,
+                report=report,
+            )
+        except optuna.TrialPruned:
+            self._finish(trial, self._pruned_result(config, seen, trial.number))
+            raise
+        self._finish(trial, result)
+        return math.nan if result.final_value is None else result.final_value
+
+    def _pruned_result(self, config: dict[str, Any], seen: list[float], number: int) -> EvalResult:
+        budget = self.budget or self.task.family.max_budget
+        return EvalResult(
+            config=self.task.family.space.validate(config), curve=tuple(seen), elapsed=(),
+            final_value=seen[-1] if seen else None, test_value=None, cost_s=math.nan,
+            status="pruned", failure_reason=None, device=self.device,
+            seed=self.seed + number, budget=budget,
+        )
+
+    def _finish(self, trial: optuna.Trial, result: EvalResult) -> None:
+        trial.set_user_attr("metasearch_config", result.config)
+        trial.set_user_attr("test_value", result.test_value)
+        trial.set_user_attr("cost_s", None if math.isnan(result.cost_s) else result.cost_s)
+        trial.set_user_attr("device", result.device)
+        trial.set_user_attr("seed", result.seed)
+        if result.failure_reason is not None:
+            trial.set_user_attr("failure_reason", result.failure_reason)
+        for hook in self.hooks:
+            hook(trial, result)
+
+
+def create_task_study(
+    task: Task,
+    *,
+    sampler: optuna.samplers.BaseSampler,
+    storage: str | None = None,
+    study_name: str | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """Create (or join, when it exists in ``storage``) the study for ``task``.
+
+    The family, task and metric are stored as study user attributes, so a study can later be
+    ingested into the warehouse without being told what it was.
+    """
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        sampler=sampler,
+        pruner=pruner or optuna.pruners.NopPruner(),
+        direction=task.family.direction,
+        load_if_exists=True,
+    )
+    if study.direction != optuna.study.StudyDirection[task.family.direction.upper()]:
+        from metasearch.errors import MetasearchError
+
+        raise MetasearchError(
+            f"study {study.study_name!r} in {storage} optimizes {study.direction.name.lower()}, "
+            f"but family {task.family.name!r} needs {task.family.direction}"
+        )
+    study.set_user_attr("metasearch_family", task.family.name)
+    study.set_user_attr("metasearch_task", task.id)
+    study.set_user_attr("metasearch_metric", task.family.metric)
+    return study
