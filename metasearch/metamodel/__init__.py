@@ -1,0 +1,12 @@
+"""The meta-model: what metasearch learns from past tasks of a family.
+
+Fitted on plain records (:class:`MetaDataset`), never on storage handles; it knows nothing of
+Optuna (the samplers adapt it to Optuna's API).
+"""
+
+from __future__ import annotations
+
+from metasearch.metamodel._component import Component, FitReport, TaskContext
+from metasearch.metamodel._data import MetaDataset, TaskHistory
+
+__all__ = ["Component", "FitReport", "MetaDataset", "TaskContext", "TaskHistory"]
