@@ -157,7 +157,8 @@ class MetaDataset:
         meta_features: Mapping[str, Mapping[str, float]] | None = None,
     ) -> MetaDataset:
         """Build from :class:`~metasearch.evaluation.EvalResult` lists per task (for tests)."""
-        rows, points = [], []
+        rows: list[dict[str, Any]] = []
+        points: list[dict[str, Any]] = []
         for task, task_results in results.items():
             for result in task_results:
                 trial_id = len(rows)
