@@ -6,7 +6,17 @@ Optuna (the samplers adapt it to Optuna's API).
 
 from __future__ import annotations
 
+from metasearch.metamodel._artifact import ModelError
 from metasearch.metamodel._component import Component, FitReport, TaskContext
 from metasearch.metamodel._data import MetaDataset, TaskHistory
+from metasearch.metamodel._split import TaskSplit
 
-__all__ = ["Component", "FitReport", "MetaDataset", "TaskContext", "TaskHistory"]
+__all__ = [
+    "Component",
+    "FitReport",
+    "MetaDataset",
+    "ModelError",
+    "TaskContext",
+    "TaskHistory",
+    "TaskSplit",
+]

@@ -1,0 +1,139 @@
+"""The model artifact: a versioned folder of tensors and JSON, never pickle.
+
+    <dir>/metadata.json   format version, family, space + fingerprint, split, warehouse
+                          snapshot, each component's settings and fit report, timings,
+                          and the SHA-256 of the weights file
+    <dir>/weights.pt      every component's arrays as named tensors, read back with
+                          ``torch.load(..., weights_only=True)``
+
+Writes go to a temporary folder renamed into place, so a crash never leaves half a model where
+a good one was. Reading checks the format version, the checksum and the space fingerprint, and
+any mismatch or corruption is one :class:`ModelError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metasearch.errors import MetasearchError
+
+__all__ = ["FORMAT_VERSION", "ModelError", "StoredModel", "read_artifact", "write_artifact"]
+
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+WEIGHTS = "weights.pt"
+
+
+class ModelError(MetasearchError):
+    """A model folder that is missing, corrupt, too new, or made for another space."""
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """What an artifact holds: its metadata and arrays keyed ``"<component>/<name>"``."""
+
+    metadata: Mapping[str, Any]
+    arrays: Mapping[str, np.ndarray]
+
+    def component_arrays(self, kind: str) -> dict[str, np.ndarray]:
+        prefix = f"{kind}/"
+        return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_artifact(folder: str | Path, metadata: Mapping[str, Any],
+                   arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write an artifact atomically (a temporary sibling folder renamed over ``folder``)."""
+    import torch
+
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        torch.save(tensors, staging / WEIGHTS)
+        full = {**metadata, "format_version": FORMAT_VERSION,
+                "weights_sha256": _sha256(staging / WEIGHTS)}
+        (staging / METADATA).write_text(json.dumps(full, indent=2, sort_keys=True))
+        if target.exists():
+            old = target.with_name(f".{target.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            target.replace(old)
+            staging.replace(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def read_artifact(folder: str | Path, *, fingerprint: str | None = None) -> StoredModel:
+    """Read and check an artifact.
+
+    Args:
+        folder: the model folder.
+        fingerprint: when given, the space fingerprint the model must have been trained for.
+
+    Raises:
+        ModelError: missing files, unreadable JSON, a checksum mismatch, a newer format, or
+            a model trained for another space.
+    """
+    path = Path(folder)
+    metadata = _read_metadata(path)
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(f"{path / METADATA}: format version {version!r} is newer than this "
+                         f"metasearch reads ({FORMAT_VERSION}); upgrade metasearch")
+    if fingerprint is not None and metadata.get("space_fingerprint") != fingerprint:
+        raise ModelError(
+            f"model {path} was trained for family {metadata.get('family')!r} with space "
+            f"{metadata.get('space_fingerprint')}, not this space ({fingerprint})"
+        )
+    return StoredModel(metadata, _read_weights(path, metadata))
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    if not (path / METADATA).is_file():
+        raise ModelError(f"no model at {path}: {METADATA} is missing (train one with "
+                         "`metasearch meta-train`)")
+    try:
+        metadata = json.loads((path / METADATA).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path / METADATA} is corrupt: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{path / METADATA} is corrupt: not a JSON object")
+    return metadata
+
+
+def _read_weights(path: Path, metadata: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    import torch
+
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise ModelError(f"{weights} is missing")
+    if _sha256(weights) != metadata.get("weights_sha256"):
+        raise ModelError(f"{weights} is corrupt: its checksum does not match {METADATA}")
+    try:
+        tensors = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise ModelError(f"{weights} is corrupt: {exc}") from exc
+    if not isinstance(tensors, dict):
+        raise ModelError(f"{weights} is corrupt: expected a dict of tensors")
+    return {str(k): v.numpy() for k, v in tensors.items()}
