@@ -26,9 +26,15 @@ ResultHook = Callable[["optuna.trial.Trial", EvalResult], None]
 
 
 def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
+    import warnings
+
     import optuna
 
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    # multivariate + group model the conditional momentum and the cell edges jointly; both are
+    # flagged experimental by Optuna, which only warns about it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
 def _random(seed: int | None) -> optuna.samplers.BaseSampler:
@@ -112,7 +118,10 @@ class TaskObjective:
             self._finish(trial, self._pruned_result(config, seen, trial.number))
             raise
         self._finish(trial, result)
-        return math.nan if result.final_value is None else result.final_value
+        # NaN makes Optuna record the trial as FAIL, as the warehouse does.
+        if result.status == "failed" or result.final_value is None:
+            return math.nan
+        return result.final_value
 
     def _pruned_result(self, config: dict[str, Any], seen: list[float], number: int) -> EvalResult:
         budget = self.budget or self.task.family.max_budget

@@ -1,0 +1,54 @@
+"""The ``metasearch`` command: one typer app per command group, composed here.
+
+Commands import the library lazily, so ``metasearch --help`` and the warehouse commands start
+fast and never import torch. Known errors (:class:`~metasearch.errors.MetasearchError`) print
+one line and exit with code 2; ``METASEARCH_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from metasearch.cli import _families, _run, _warehouse
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="metasearch",
+    help="Meta-learned hyperparameter and architecture search, served through Optuna.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("families")(_families.families)
+app.command("evaluate")(_run.evaluate)
+app.command("run")(_run.run)
+app.add_typer(_warehouse.app, name="warehouse")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, mapping known errors to one line and exit 2."""
+    from metasearch.errors import MetasearchError
+
+    try:
+        app(standalone_mode=False)
+    except MetasearchError as exc:
+        if os.environ.get("METASEARCH_DEBUG") == "1":
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

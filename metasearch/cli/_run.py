@@ -1,0 +1,167 @@
+"""``metasearch run`` (an Optuna study on one task) and ``metasearch evaluate`` (one config)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from metasearch.cli._output import Output, format_value
+from metasearch.errors import MetasearchError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from metasearch.evaluation import EvalResult
+    from metasearch.families import Task
+
+FAMILY = typer.Option(..., "--family", "-f", help="Task family (see `metasearch families`).")
+TASK = typer.Option(..., "--task", "-t", help="Task id within the family.")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
+JSON = typer.Option(False, "--json", help="Print one JSON document.")
+
+
+def _resolve(family: str, task: str, device: str) -> Task:
+    """Check the family, task and device before any work, so bad input writes nothing."""
+    from metasearch.evaluation import parse_device
+    from metasearch.families import get_family
+
+    parse_device(device)
+    return get_family(family).task(task)
+
+
+def run(
+    family: str = FAMILY,
+    task: str = TASK,
+    trials: int = typer.Option(20, "--trials", "-n", min=1, help="Trials to run."),
+    sampler: str = typer.Option("tpe", "--sampler", help="tpe, random, gp or cmaes."),
+    storage: str | None = typer.Option(
+        None, "--storage", help="Optuna storage URL (sqlite:///x.db, postgresql://...)."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Study name (joined if it exists)."),
+    budget: int | None = typer.Option(None, "--budget", min=1, help="Epochs per trial."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampler and of training."),
+    device: str = DEVICE,
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", "-w", envvar="METASEARCH_WAREHOUSE", show_envvar=True,
+        help="Record every trial here: SQLite path or URL (default warehouse/warehouse.db).",
+    ),
+    no_warehouse: bool = typer.Option(False, "--no-warehouse", help="Record nothing."),
+    json_mode: bool = JSON,
+) -> None:
+    """Run an Optuna study on one task with live progress, and print the best configuration."""
+    import optuna
+
+    from metasearch.samplers import TaskObjective, create_task_study, make_sampler
+
+    the_task = _resolve(family, task, device)
+    chosen = make_sampler(sampler, seed)
+    name = study or f"{family}/{task}/{sampler}"
+    store = None if no_warehouse else _open_warehouse(warehouse)  # fail before any trial
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    the_study = create_task_study(the_task, sampler=chosen, storage=storage, study_name=name)
+    out = Output(json_mode)
+    with out.progress(trials, f"{family}/{task}") as bar:
+        objective = TaskObjective(the_task, budget=budget, device=device, seed=seed)
+        if store is not None:
+            hook = _recorder(store, the_task, storage, name, sampler, seed, device)
+            objective.hooks.append(hook)
+        objective.hooks.append(lambda trial, result: _advance(bar, the_study, result))
+        try:
+            the_study.optimize(objective, n_trials=trials)
+        finally:
+            if store is not None:
+                store.close()
+    _print_study(out, the_study, the_task)
+
+
+def _open_warehouse(where: str | None) -> Any:
+    from metasearch.warehouse import Warehouse
+
+    return Warehouse.open(where)
+
+
+def _recorder(store: Any, task: Task, storage: str | None, study: str, sampler: str, seed: int,
+              device: str) -> Any:
+    """The hook that writes each finished trial to the warehouse as it finishes."""
+    from metasearch.warehouse import RunSpec, WarehouseRecorder, run_source_key
+
+    run = RunSpec(run_source_key(storage, study), "run", study=study, seed=seed, device=device,
+                  info={"sampler": sampler})
+    return WarehouseRecorder(store, task.family, task.id, run, meta_features=task.meta_features)
+
+
+def _advance(bar: Any, study: optuna.Study, result: EvalResult) -> None:
+    try:
+        best = f"best {study.best_value:.4g}"
+    except ValueError:  # no completed trial yet
+        best = "no trial complete yet"
+    bar.update(bar.task_ids[0], advance=1, status=f"{result.status}, {best}")
+
+
+def _print_study(out: Output, study: optuna.Study, task: Task) -> None:
+    from optuna.trial import TrialState
+
+    counts = {s.name.lower(): 0 for s in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name.lower()] += 1
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    best = study.best_trial if complete else None
+    states = {k: v for k, v in counts.items() if v}
+    best_config: dict[str, Any] = best.user_attrs.get("metasearch_config", {}) if best else {}
+    summary: dict[str, Any] = {
+        "family": task.family.name,
+        "task": task.id,
+        "study": study.study_name,
+        "direction": task.family.direction,
+        "metric": task.family.metric,
+        "trials": states,
+        "best_value": best.value if best else None,
+        "best_trial": best.number if best else None,
+        "best_config": best_config or None,
+        "best_test_value": best.user_attrs.get("test_value") if best else None,
+    }
+    if out.json_mode:
+        out.json(summary)
+        return
+    out.line(f"study {study.study_name!r}: " + ", ".join(f"{v} {k}" for k, v in states.items()))
+    if best is None:
+        out.line("no trial completed")
+        return
+    out.line(f"best {task.family.metric} = {format_value(best.value)} (trial {best.number}, "
+             f"test {format_value(summary['best_test_value'])})")
+    out.table("best configuration", ["parameter", "value"], list(best_config.items()))
+
+
+def evaluate(
+    family: str = FAMILY,
+    task: str = TASK,
+    config: str = typer.Option(..., "--config", "-c", help="The configuration as JSON."),
+    budget: int | None = typer.Option(None, "--budget", min=1, help="Epochs."),
+    seed: int = typer.Option(0, "--seed", help="Training seed."),
+    device: str = DEVICE,
+    json_mode: bool = JSON,
+) -> None:
+    """Train one configuration on one task and print its learning curve."""
+    the_task = _resolve(family, task, device)
+    try:
+        parsed = json.loads(config)
+    except json.JSONDecodeError as exc:
+        raise MetasearchError(f"--config is not valid JSON ({exc.msg}): {config!r}") from exc
+    if not isinstance(parsed, dict):
+        raise MetasearchError(f"--config must be a JSON object, got {config!r}")
+    result = the_task.evaluate(parsed, budget, device=device, seed=seed)
+    out = Output(json_mode)
+    if json_mode:
+        out.json({"family": family, "task": task, **result.to_dict()})
+        return
+    rows = [[step, value, seconds] for step, (value, seconds)
+            in enumerate(zip(result.curve, result.elapsed, strict=True), start=1)]
+    out.table(f"{family}/{task}: {the_task.family.metric} per epoch",
+              ["epoch", "value", "seconds"], rows)
+    reason = f" ({result.failure_reason})" if result.failure_reason else ""
+    cost = "nan" if math.isnan(result.cost_s) else f"{result.cost_s:.2f}s"
+    out.line(f"{result.status}{reason}: final {format_value(result.final_value)}, "
+             f"test {format_value(result.test_value)}, {cost} on {result.device}")

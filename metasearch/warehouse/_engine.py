@@ -1,0 +1,116 @@
+"""Where the warehouse lives, how to connect to it, and the one transaction context manager.
+
+A plain path is an SQLite file; anything with ``://`` is an SQLAlchemy URL (PostgreSQL through
+psycopg for many machines). SQLite is set up for several processes on one machine: WAL (readers
+never block the writer), a long busy timeout, and ``BEGIN IMMEDIATE`` for every write, so two
+writers queue on the lock instead of deadlocking on a read-to-write upgrade, which SQLite would
+report at once as "database is locked" without waiting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+import metasearch
+from metasearch.errors import WarehouseError
+
+__all__ = ["ENV_VAR", "default_path", "engine_for", "resolve_url", "transaction"]
+
+ENV_VAR = "METASEARCH_WAREHOUSE"
+BUSY_TIMEOUT_S = 120.0
+_WRITE = "metasearch_write"
+_MIGRATION_LOCK = 0x6D657461  # any constant shared by every process: "meta"
+
+
+def default_path() -> Path:
+    """The shipped warehouse: ``warehouse/warehouse.db`` in the metasearch checkout."""
+    return Path(metasearch.__file__).resolve().parents[1] / "warehouse" / "warehouse.db"
+
+
+def resolve_url(path_or_url: str | os.PathLike[str] | None) -> URL:
+    """The SQLAlchemy URL of a warehouse given as a path, a URL, or None.
+
+    None means ``$METASEARCH_WAREHOUSE``, else :func:`default_path`. A path (existing or not)
+    is an SQLite file; its parent folders are created. ``postgresql://`` and ``postgres://``
+    URLs get the psycopg (3) driver, the one metasearch installs.
+    """
+    if path_or_url is None or str(path_or_url) == "":
+        path_or_url = os.environ.get(ENV_VAR) or default_path()
+    target = os.fspath(path_or_url)
+    if "://" not in target:
+        path = Path(target).expanduser().resolve()
+        if path.is_dir():
+            raise WarehouseError(f"warehouse path {str(path)!r} is a folder, not a file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return URL.create("sqlite", database=str(path))
+    try:
+        url = make_url(target)
+    except ArgumentError as exc:
+        raise WarehouseError(f"not a database URL or path: {target!r}") from exc
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def engine_for(url: URL) -> Engine:
+    """An engine for ``url`` with the per-backend settings (see the module docstring)."""
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+            _set_up_sqlite(engine)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError) as exc:
+        shown = url.render_as_string(hide_password=True)
+        raise WarehouseError(f"cannot use warehouse {shown}: {exc}") from exc
+
+
+def _set_up_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver's own BEGIN off: we send ours
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash loses no commit
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool, where: str) -> Iterator[Connection]:
+    """A connection in one transaction: committed on success, rolled back on any error.
+
+    Database errors are re-raised as :class:`WarehouseError` naming the warehouse; other
+    exceptions (a malformed table found mid-write, say) propagate unchanged after the rollback.
+    """
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        text = " ".join(str(reason).split())  # one line, whatever the driver wrote
+        raise WarehouseError(f"warehouse {where}: {type(reason).__name__}: {text}") from exc
+
+
+def lock_for_migration(conn: Connection) -> None:
+    """Serialize schema creation and migration among processes (SQLite: the write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})

@@ -1,0 +1,178 @@
+"""The importers: a long-format table, an Optuna study, and the recorder ``metasearch run`` uses.
+
+Each reads and checks its whole source first, then writes it in one transaction, so a bad
+source stores nothing, and re-importing a source adds only what is not stored yet.
+
+Family resolution is the caller's: the warehouse does not import the family registry, so the
+importers take ``registered``, a function from a family name to the registered family or None.
+A name that is neither registered nor stored becomes a new family whose space is inferred from
+the data (see :mod:`metasearch.warehouse._infer`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metasearch.errors import WarehouseError
+from metasearch.warehouse._optuna import (
+    load_study,
+    optuna_source_key,
+    run_of,
+    study_family,
+    study_to_trials,
+)
+from metasearch.warehouse._records import (
+    FamilyLike,
+    FamilySpec,
+    IngestSummary,
+    RunSpec,
+    TrialData,
+)
+from metasearch.warehouse._table import parse_trials, read_meta_features, read_table
+
+if TYPE_CHECKING:
+    from metasearch.evaluation import EvalResult
+    from metasearch.warehouse._store import Warehouse
+
+__all__ = ["WarehouseRecorder", "ingest_optuna", "ingest_table", "run_source_key"]
+
+Registry = Callable[[str], FamilyLike | None]
+
+
+def _no_registry(name: str) -> None:
+    return None
+
+
+def stored_spec(warehouse: Warehouse, name: str) -> FamilySpec | None:
+    """The family ``name`` as stored, or None."""
+    if not warehouse.has_family(name):
+        return None
+    record = warehouse.family(name)
+    return FamilySpec(record.name, record.metric, record.direction, record.max_budget,
+                      record.space, source=record.source)  # type: ignore[arg-type]
+
+
+def _file_key(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"table:{digest.hexdigest()[:20]}"
+
+
+def ingest_table(
+    warehouse: Warehouse,
+    path: str | Path,
+    family: str,
+    *,
+    registered: Registry = _no_registry,
+    meta_features: str | Path | None = None,
+    source_key: str | None = None,
+    metric: str = "value",
+    direction: str = "maximize",
+) -> IngestSummary:
+    """Check a long-format table and store it (all of it or, on any problem, nothing).
+
+    Args:
+        warehouse: where to store it.
+        path: a ``.csv``/``.csv.gz``/``.parquet`` file (format in ``warehouse/README.md``).
+        family: the family's name: registered, already stored, or new (space inferred).
+        registered: the family registry's lookup.
+        meta_features: a table of meta-features per task (``task`` plus numeric columns).
+        source_key: the ingest's key (default: a hash of the file's bytes, so the same file
+            twice adds nothing).
+        metric, direction: of a new, inferred family (ignored otherwise).
+
+    Raises:
+        TableFormatError: naming the row and column of the first problem.
+    """
+    path = Path(path)
+    frame = read_table(path)
+    spec = _known(warehouse, family, registered)
+    trials, space = parse_trials(frame, spec.space if spec else None, path.name)
+    if spec is None:
+        steps = [s for t in trials for s in (t.steps or ())]
+        spec = FamilySpec(family, metric, direction, max(steps) if steps else None, space,
+                          source="table")
+    features = read_meta_features(Path(meta_features)) if meta_features is not None else {}
+    run = RunSpec(source_key or _file_key(path), "table",
+                  info={"file": path.name, "rows": len(frame)})
+    return warehouse.ingest(spec, run, trials, meta_features=features)
+
+
+def _known(warehouse: Warehouse, name: str, registered: Registry) -> FamilySpec | None:
+    family = registered(name)
+    return FamilySpec.of(family) if family is not None else stored_spec(warehouse, name)
+
+
+def ingest_optuna(
+    warehouse: Warehouse,
+    storage: str,
+    study_name: str,
+    *,
+    family: str | None = None,
+    task: str | None = None,
+    registered: Registry = _no_registry,
+    source_key: str | None = None,
+) -> tuple[IngestSummary, int]:
+    """Store the finished trials of an Optuna study (and how many were still unfinished).
+
+    ``family`` and ``task`` default to the study's ``metasearch_family`` and
+    ``metasearch_task`` user attributes, which ``metasearch run`` sets.
+    """
+    study = load_study(storage, study_name)
+    name = family or study.user_attrs.get("metasearch_family")
+    task = task or study.user_attrs.get("metasearch_task")
+    if not name:
+        raise WarehouseError(f"study {study_name!r} names no family: give --family")
+    if not task:
+        raise WarehouseError(f"study {study_name!r} names no task: give --task")
+    known = _known(warehouse, name, registered)
+    trials, space, unfinished = study_to_trials(study, str(task), known.space if known else None)
+    steps = [s for t in trials for s in (t.steps or ())]
+    spec = study_family(study, name, known, space, max(steps) if steps else None)
+    summary = warehouse.ingest(spec, run_of(storage, study, source_key), trials)
+    return summary, unfinished
+
+
+def run_source_key(storage: str | None, study: str) -> str:
+    """The source key ``metasearch run`` writes under: its study's, or a fresh one."""
+    return optuna_source_key(storage, study) if storage else f"run:{uuid.uuid4().hex}"
+
+
+class WarehouseRecorder:
+    """A ``TaskObjective`` hook that writes each finished trial as it finishes.
+
+    Each trial is its own transaction, so killing the process loses at most the trial in
+    flight. ``offset`` is added to Optuna's trial number (a resumed build numbers on from the
+    largest stored number).
+    """
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        family: FamilyLike,
+        task: str,
+        run: RunSpec,
+        *,
+        meta_features: Mapping[str, float] | None = None,
+        offset: int = 0,
+    ) -> None:
+        self.warehouse = warehouse
+        self.spec = FamilySpec.of(family)
+        self.task = task
+        self.run = run
+        self.offset = offset
+        self._features = dict(meta_features or {})
+        self.written = 0
+
+    def __call__(self, trial: Any, result: EvalResult) -> None:
+        data = TrialData.from_result(self.task, int(trial.number) + self.offset, result)
+        features = {self.task: self._features} if self._features else {}
+        self.warehouse.ingest(self.spec, self.run, [data], meta_features=features)
+        self._features = {}
+        self.written += 1

@@ -1,0 +1,17 @@
+"""Suite-wide fixtures: no test ever writes into the checkout's shipped warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_warehouse(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the default warehouse at a fresh temporary file for every test."""
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.db"
+    monkeypatch.setenv("METASEARCH_WAREHOUSE", str(path))
+    yield path
