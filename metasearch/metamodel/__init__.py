@@ -10,9 +10,12 @@ from metasearch.metamodel._artifact import ModelError
 from metasearch.metamodel._component import Component, FitReport, TaskContext
 from metasearch.metamodel._data import MetaDataset, TaskHistory
 from metasearch.metamodel._split import TaskSplit
+from metasearch.metamodel.curves import CurveConfig, CurveModel
 
 __all__ = [
     "Component",
+    "CurveConfig",
+    "CurveModel",
     "FitReport",
     "MetaDataset",
     "ModelError",

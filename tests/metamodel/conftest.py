@@ -28,3 +28,9 @@ def synthetic_dataset(n_tasks: int = 12, n_trials: int = 60, seed: int = 0) -> M
 @pytest.fixture(scope="session")
 def synthetic_data() -> MetaDataset:
     return synthetic_dataset()
+
+
+@pytest.fixture(scope="session")
+def make_synthetic_dataset():  # type: ignore[no-untyped-def]
+    """The :func:`synthetic_dataset` factory, for tests that need other sizes or seeds."""
+    return synthetic_dataset
