@@ -20,7 +20,7 @@ from metasearch.spaces._cell import CellSpace
 from metasearch.spaces._params import Hyperparameter, hyperparameter_from_dict
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import optuna
 
@@ -163,7 +163,7 @@ class SearchSpace:
         vectors.extend(cell.encode(valid[cell.name]) for cell in self.cells)
         return np.concatenate(vectors)
 
-    def encode_many(self, configs: list[Mapping[str, Any]]) -> np.ndarray:
+    def encode_many(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """:meth:`encode` for many configurations, stacked to ``(len(configs), length)``."""
         if not configs:
             return np.zeros((0, self.encoding_length))

@@ -1,0 +1,597 @@
+"""How tasks and configurations are compared: scaled meta-features, task similarity, layouts.
+
+Three things every gradient-free component of the meta-model shares:
+
+* :class:`EncodingLayout` says which columns of the space's one encoding belong to which
+  hyperparameter or cell edge, so models can weigh, perturb and decode each on its own scale.
+* :class:`TaskResponses` is a cheap model of each training task's response surface (a GP
+  posterior mean in the encoded space), used to estimate how a configuration tried on one task
+  would have done on another (warehouse tasks do not share configurations).
+* :class:`MetaFeatureScaler` and :class:`TaskSimilarity` turn a new task's meta-features and
+  support set into weights over the training tasks.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from metasearch.errors import MetasearchError
+from metasearch.metamodel._component import TaskContext
+from metasearch.metamodel._data import MetaDataset
+from metasearch.spaces import Categorical, Float, Hyperparameter, Int, SearchSpace
+
+__all__ = [
+    "Block",
+    "EncodingLayout",
+    "MetaFeatureScaler",
+    "TaskResponses",
+    "TaskSimilarity",
+    "from_unit",
+    "prefixed",
+    "sub_arrays",
+    "to_unit",
+]
+
+_LOG_DECADES = 1.5
+"""A feature whose training values span more than this many decades is signed-log scaled."""
+
+
+# -- the encoding's layout -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """The columns of one flat parameter (a hyperparameter or one cell edge) in the encoding.
+
+    Attributes:
+        name: the flat parameter's name (a cell edge is ``{cell}_edge_{i}_{j}``).
+        kind: ``numeric`` (one unit-scale column), ``categorical`` or ``edge`` (one-hot).
+        start: first column.
+        stop: one past the last value column.
+        active: for a conditional numeric parameter, the column of its "active" flag.
+        param: the hyperparameter (None for a cell edge).
+        cell: for an edge, the index of its cell in ``space.cells``.
+    """
+
+    name: str
+    kind: str
+    start: int
+    stop: int
+    active: int | None = None
+    param: Hyperparameter | None = None
+    cell: int | None = None
+
+    @property
+    def width(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class EncodingLayout:
+    """Every flat parameter's block of :meth:`SearchSpace.encode`, in encoding order."""
+
+    space: SearchSpace
+    blocks: tuple[Block, ...]
+
+    @classmethod
+    def of(cls, space: SearchSpace) -> EncodingLayout:
+        """The layout of ``space`` (cached: spaces are frozen and hashable)."""
+        return _layout(space)
+
+    @classmethod
+    def build(cls, space: SearchSpace) -> EncodingLayout:
+        blocks: list[Block] = []
+        col = 0
+        for param in space.params:
+            if isinstance(param, Categorical):
+                blocks.append(Block(param.name, "categorical", col, col + len(param.choices),
+                                    param=param))
+            else:
+                active = col + 1 if param.condition is not None else None
+                blocks.append(Block(param.name, "numeric", col, col + 1, active, param))
+            col += param.encoding_length
+        for c, cell in enumerate(space.cells):
+            for name in cell.param_names:
+                blocks.append(Block(name, "edge", col, col + len(cell.ops), cell=c))
+                col += len(cell.ops)
+        return cls(space, tuple(blocks))
+
+    def distance_scale(self) -> np.ndarray:
+        """Per-column factors so that each parameter or edge can move a distance of at most 1.
+
+        A one-hot mismatch moves two columns by 1 (squared distance 2), so one-hot columns are
+        scaled by 1/sqrt(2); a numeric column spans [0, 1] already.
+        """
+        scale = np.ones(self.space.encoding_length)
+        for block in self.blocks:
+            if block.kind != "numeric":
+                scale[block.start:block.stop] = 1.0 / math.sqrt(2.0)
+        return scale
+
+    def decode(self, x: np.ndarray) -> dict[str, Any]:
+        """The configuration an encoding stands for (cells as their canonical representative).
+
+        Raises:
+            SpaceError: when ``x`` does not decode to a valid configuration.
+        """
+        flat: dict[str, Any] = {}
+        for block in self.blocks:
+            values = x[block.start:block.stop]
+            if block.kind == "numeric":
+                if block.active is None or x[block.active] > 0.5:
+                    flat[block.name] = from_unit(block.param, float(values[0]))
+            elif values.max() > 0.5:
+                flat[block.name] = self.choices(block)[int(np.argmax(values))]
+        return self.space.unflatten(flat)
+
+    def choices(self, block: Block) -> tuple[Any, ...]:
+        """The values a categorical or edge block chooses among (one per column)."""
+        if block.kind == "edge":
+            return self.space.cells[block.cell or 0].ops
+        return block.param.choices  # type: ignore[union-attr]
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(space: SearchSpace) -> EncodingLayout:
+    return EncodingLayout.build(space)
+
+
+def to_unit(param: Hyperparameter | None, value: float) -> float:
+    """Where ``value`` lies on a numeric hyperparameter's unit scale, unclipped (may be < 0).
+
+    Unlike ``param.encode``, a value outside the bounds is allowed: transfer across families
+    maps one family's values onto another family's range.
+    """
+    if not isinstance(param, (Float, Int)):
+        raise MetasearchError(f"to_unit needs a numeric hyperparameter, got {param!r}")
+    if param.high == param.low:
+        return 0.5
+    if param.log:
+        span = math.log(param.high) - math.log(param.low)
+        return (math.log(max(value, 1e-300)) - math.log(param.low)) / span
+    return (value - param.low) / (param.high - param.low)
+
+
+def from_unit(param: Hyperparameter | None, u: float) -> float | int:
+    """The value of a numeric hyperparameter at unit-scale position ``u`` (inverse of encode).
+
+    Integers are rounded to their step; the result is clipped into the bounds.
+    """
+    if not isinstance(param, (Float, Int)):
+        raise MetasearchError(f"from_unit needs a numeric hyperparameter, got {param!r}")
+    u = min(1.0, max(0.0, u))
+    if param.log:
+        value = math.exp(math.log(param.low) + u * (math.log(param.high) - math.log(param.low)))
+    else:
+        value = param.low + u * (param.high - param.low)
+    if isinstance(param, Int):
+        steps = round((value - param.low) / param.step)
+        return int(min(param.high, max(param.low, param.low + steps * param.step)))
+    return float(min(param.high, max(param.low, value)))
+
+
+# -- per-task response models ----------------------------------------------------------------
+
+
+def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.maximum(d2, 0.0)
+
+
+def _fit_gp_mean(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """GP posterior mean weights for ``(x, y)``: lengthscale and noise chosen by exact LOO.
+
+    The lengthscale is the median pairwise distance times a factor from a small grid, the
+    noise a value from a grid; the pair with the least leave-one-out squared error wins
+    (closed form for kernel ridge regression: ``r_i = alpha_i / [(K + lam I)^-1]_ii``). One
+    eigendecomposition per lengthscale serves every noise level.
+
+    Returns:
+        ``alpha`` (weights of the centred targets), the lengthscale and the target mean.
+    """
+    mean = float(y.mean())
+    d2 = _sq_dists(x, x)
+    median = math.sqrt(float(np.median(d2[np.triu_indices(len(x), 1)]))) if len(x) > 1 else 1.0
+    best: tuple[float, np.ndarray, float] = (math.inf, np.zeros(len(x)), max(median, 1e-6))
+    for factor in (0.25, 0.5, 1.0):
+        ell = max(median * factor, 1e-6)
+        eigenvalues, vectors = np.linalg.eigh(np.exp(-d2 / (2.0 * ell * ell)))
+        eigenvalues = np.maximum(eigenvalues, 0.0)
+        projected = vectors.T @ (y - mean)
+        for lam in (1e-2, 1e-1, 1.0):
+            inverse = 1.0 / (eigenvalues + lam)
+            alpha = vectors @ (projected * inverse)
+            loo = float(np.mean((alpha / ((vectors * vectors) @ inverse)) ** 2))
+            if loo < best[0]:
+                best = (loo, alpha, ell)
+    return best[1], best[2], mean
+
+
+class TaskResponses:
+    """One cheap response model per training task: a GP posterior mean of normalized scores.
+
+    Warehouse tasks were searched independently, so no configuration was tried on every task;
+    comparing tasks, or scoring a configuration on a task where it was not tried, needs an
+    estimate. Like the per-task surrogates of TST-R (Wistuba et al., "Two-stage transfer
+    surrogate model for automatic hyperparameter optimization", ECML-PKDD 2016) and RGPE
+    (Feurer et al., "Scalable meta-learning for Bayesian optimization", 2018), each task gets
+    its own model; here an RBF kernel regression on the block-scaled encoding (each
+    hyperparameter or edge moves distance <= 1), with lengthscale and noise picked by exact
+    leave-one-out error. Tasks with more than ``max_trials`` trials keep their best quarter
+    and a random rest, so fitting stays O(max_trials^3) per task.
+
+    Args:
+        max_trials: trials kept per task.
+        seed: seeds the subsample.
+    """
+
+    def __init__(self, max_trials: int = 300, seed: int = 0) -> None:
+        self.max_trials = max_trials
+        self.seed = seed
+        self.task_ids: list[str] = []
+        self._x = np.zeros((0, 0))
+        self._alpha = np.zeros(0)
+        self._offsets = np.zeros(1, dtype=np.int64)
+        self._ell = np.zeros(0)
+        self._mean = np.zeros(0)
+        self._scale = np.zeros(0)
+
+    def fit(self, data: MetaDataset) -> TaskResponses:
+        if not data.tasks:
+            raise MetasearchError(f"no tasks to learn from in family {data.family!r}")
+        rng = np.random.default_rng(self.seed)
+        self._scale = EncodingLayout.of(data.space).distance_scale()
+        xs, alphas, ells, means = [], [], [], []
+        for task, history in data.tasks.items():
+            if history.n_trials == 0:
+                raise MetasearchError(f"task {task!r} has no trials to learn from")
+            keep = self._keep(history.normalized_scores(), rng)
+            x = history.x[keep] * self._scale
+            alpha, ell, mean = _fit_gp_mean(x, history.normalized_scores()[keep])
+            xs.append(x)
+            alphas.append(alpha)
+            ells.append(ell)
+            means.append(mean)
+        self.task_ids = list(data.tasks)
+        self._x, self._alpha = np.concatenate(xs), np.concatenate(alphas)
+        self._offsets = np.cumsum([0, *(len(x) for x in xs)]).astype(np.int64)
+        self._ell, self._mean = np.asarray(ells), np.asarray(means)
+        return self
+
+    def _keep(self, scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if len(scores) <= self.max_trials:
+            return np.arange(len(scores))
+        order = np.argsort(-scores, kind="stable")
+        n_top = self.max_trials // 4
+        rest = rng.choice(order[n_top:], self.max_trials - n_top, replace=False)
+        return np.sort(np.concatenate([order[:n_top], rest]))
+
+    @property
+    def dim(self) -> int:
+        """Length of the encodings the models read."""
+        return len(self._scale)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Estimated normalized scores of encodings ``x`` on every task, ``(len(x), n_tasks)``."""
+        scaled = np.atleast_2d(np.asarray(x, dtype=np.float64)) * self._scale
+        out = np.empty((len(scaled), len(self.task_ids)))
+        for t in range(len(self.task_ids)):
+            lo, hi = self._offsets[t], self._offsets[t + 1]
+            kernel = np.exp(-_sq_dists(scaled, self._x[lo:hi]) / (2.0 * self._ell[t] ** 2))
+            out[:, t] = self._mean[t] + kernel @ self._alpha[lo:hi]
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"x": self._x, "alpha": self._alpha, "offsets": self._offsets, "ell": self._ell,
+                "mean": self._mean, "scale": self._scale}
+
+    def settings(self) -> dict[str, Any]:
+        return {"max_trials": self.max_trials, "seed": self.seed, "task_ids": self.task_ids}
+
+    @classmethod
+    def restore(cls, settings: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+                ) -> TaskResponses:
+        model = cls(int(settings["max_trials"]), int(settings["seed"]))
+        model.task_ids = [str(t) for t in settings["task_ids"]]
+        model._x, model._alpha = np.asarray(arrays["x"]), np.asarray(arrays["alpha"])
+        model._offsets = np.asarray(arrays["offsets"], dtype=np.int64)
+        model._ell, model._mean = np.asarray(arrays["ell"]), np.asarray(arrays["mean"])
+        model._scale = np.asarray(arrays["scale"])
+        return model
+
+
+# -- meta-features ---------------------------------------------------------------------------
+
+
+def _checked(features: Mapping[str, Any], name: str, where: str) -> float:
+    value = features[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise MetasearchError(f"meta-feature {name!r} of {where} is not a number: {value!r}")
+    if not math.isfinite(float(value)):
+        raise MetasearchError(f"meta-feature {name!r} of {where} is not finite: {value!r}")
+    return float(value)
+
+
+def _signed_log(values: np.ndarray) -> np.ndarray:
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+class MetaFeatureScaler:
+    """Robust per-feature scaling of task meta-features, fitted on the training tasks.
+
+    Meta-features mix counts spanning decades (rows, features) with bounded rates (class
+    entropy, landmarker accuracy), so each is put on one scale before any distance: a feature
+    whose training values span more than 1.5 decades goes through a signed log,
+    ``sign(v) log(1 + |v|)``, then every feature is centred on its median and divided by its
+    IQR / 1.349 (the standard deviation for Gaussian data, but not pulled by one odd task); a
+    constant feature gets scale 1. Only features every training task has are used. In a new
+    task, a missing feature scales to 0 (the training median), and NaN or inf is an error.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._log = np.zeros(0, dtype=bool)
+        self._center = np.zeros(0)
+        self._scale = np.zeros(0)
+
+    def fit(self, features: Mapping[str, Mapping[str, Any]]) -> MetaFeatureScaler:
+        """Fit on ``{task_id: {feature: value}}``."""
+        sets = [set(f) for f in features.values()]
+        self.names = sorted(set.intersection(*sets)) if sets else []
+        raw = np.array([[_checked(f, n, f"task {task!r}") for n in self.names]
+                        for task, f in features.items()]).reshape(len(features), len(self.names))
+        magnitude = np.log10(1.0 + np.abs(raw))
+        spread = np.ptp(magnitude, axis=0) if len(raw) else np.zeros(len(self.names))
+        self._log = spread > _LOG_DECADES
+        values = np.where(self._log, _signed_log(raw), raw)
+        self._center = np.median(values, axis=0) if len(raw) else np.zeros(len(self.names))
+        q75, q25 = (np.percentile(values, [75, 25], axis=0) if len(raw)
+                    else (np.ones(len(self.names)), np.zeros(len(self.names))))
+        scale = (q75 - q25) / 1.349
+        std = values.std(axis=0) if len(raw) else np.ones(len(self.names))
+        self._scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
+        return self
+
+    def transform(self, features: Mapping[str, Any], where: str = "the new task") -> np.ndarray:
+        """The scaled vector of one task's features (missing ones at 0).
+
+        Raises:
+            MetasearchError: naming a feature that is NaN, infinite or not a number.
+        """
+        raw = np.zeros(len(self.names))
+        present = np.zeros(len(self.names), dtype=bool)
+        for i, name in enumerate(self.names):
+            if name in features:
+                raw[i], present[i] = _checked(features, name, where), True
+        values = np.where(self._log, _signed_log(raw), raw)
+        return np.where(present, (values - self._center) / self._scale, 0.0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"log": self._log.astype(np.int8), "center": self._center, "scale": self._scale}
+
+    def settings(self) -> dict[str, Any]:
+        return {"names": list(self.names)}
+
+    @classmethod
+    def restore(cls, settings: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+                ) -> MetaFeatureScaler:
+        scaler = cls()
+        scaler.names = [str(n) for n in settings["names"]]
+        scaler._log = np.asarray(arrays["log"]).astype(bool)
+        scaler._center = np.asarray(arrays["center"], dtype=np.float64)
+        scaler._scale = np.asarray(arrays["scale"], dtype=np.float64)
+        return scaler
+
+
+# -- task similarity -------------------------------------------------------------------------
+
+
+def _discordance(predicted: np.ndarray, observed: np.ndarray) -> float:
+    """Fraction of support pairs a task's predictions order wrongly (prediction ties count 1/2).
+
+    Pairs with equal observed scores are not counted; NaN when no pair is informative.
+    """
+    i, j = np.triu_indices(len(observed), 1)
+    truth = np.sign(observed[i] - observed[j])
+    useful = truth != 0
+    if not useful.any():
+        return math.nan
+    guess = np.sign(predicted[i] - predicted[j])[useful]
+    wrong = np.where(guess == 0, 0.5, (guess != truth[useful]).astype(float))
+    return float(wrong.mean())
+
+
+_SCALES = (0.125, 0.25, 0.5, 1.0, 2.0, math.inf)
+"""Bandwidth factors (times the median distance) tried when the bandwidth is learned."""
+
+_MIN_GAIN = 0.01
+"""Mean rank correlation a narrower bandwidth must add over the best wider one to be chosen."""
+
+_LOTO_TRIALS = 100
+"""Trials per task that score a bandwidth factor."""
+
+
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(float)
+    return ranks - ranks.mean()
+
+
+def _rank_corr(predicted: np.ndarray, centred_ranks: np.ndarray) -> float:
+    """Spearman correlation (no tie correction) of ``predicted`` with precomputed ranks."""
+    other = _centred_ranks(predicted)
+    norm = math.sqrt(float(other @ other) * float(centred_ranks @ centred_ranks))
+    return float(other @ centred_ranks) / norm if norm > 0 else 0.0
+
+
+class TaskSimilarity:
+    """Weights over the training tasks for a new task: near in meta-features, alike in ranking.
+
+    Two sources of evidence, multiplied (added in log space) and normalised:
+
+    * meta-features: an RBF kernel on the scaled meta-features (:class:`MetaFeatureScaler`),
+      ``exp(-d^2 / (2 s^2))``, with ``s`` the median pairwise distance between the training
+      tasks (the median heuristic) times a factor; unless given, the factor is learned by
+      leave-one-task-out: the one whose weights over the other tasks best predict each
+      training task's trials (an infinite factor, i.e. uniform weights, is a candidate, so
+      meta-features that carry no signal are ignored);
+    * the support set, once it has >= 2 trials: as in TST-R (Wistuba et al., "Two-stage
+      transfer surrogate model for automatic hyperparameter optimization", ECML-PKDD 2016) and
+      RGPE (Feurer et al., "Scalable meta-learning for Bayesian optimization", 2018), each
+      training task's response model (:class:`TaskResponses`) predicts the support configs
+      and is judged by how many support pairs it orders wrongly. Each pair is read as a noisy
+      vote that the task is right with probability ``1 - rank_noise``, but pairs share trials,
+      so ``n`` support trials count as ``n`` independent votes (the effective sample size of
+      Kendall's tau) rather than ``n (n - 1) / 2``: ``log w = -n * discordance * log((1 - e)
+      / e)``.
+
+    With neither, the weights are uniform.
+
+    Args:
+        bandwidth_scale: multiplies the median-heuristic bandwidth (smaller concentrates);
+            None learns it.
+        rank_noise: the chance a related task orders a pair wrongly (``e`` above).
+        max_trials: trials kept per task's response model.
+    """
+
+    def __init__(self, bandwidth_scale: float | None = None, rank_noise: float = 0.3,
+                 max_trials: int = 200) -> None:
+        if (bandwidth_scale is not None and bandwidth_scale <= 0) or not 0 < rank_noise < 0.5:
+            raise MetasearchError(f"need bandwidth_scale > 0 and 0 < rank_noise < 0.5, got "
+                                  f"{bandwidth_scale!r} and {rank_noise!r}")
+        self.bandwidth_scale = bandwidth_scale
+        self.rank_noise = rank_noise
+        self.scaler = MetaFeatureScaler()
+        self.responses = TaskResponses(max_trials=max_trials)
+        self._features = np.zeros((0, 0))
+        self._bandwidth = 1.0
+        self.chosen_scale = 1.0
+
+    @property
+    def task_ids(self) -> list[str]:
+        return self.responses.task_ids
+
+    def fit(self, data: MetaDataset) -> TaskSimilarity:
+        self.responses.fit(data)
+        self.scaler.fit({t: h.meta_features for t, h in data.tasks.items()})
+        self._features = np.stack([self.scaler.transform(h.meta_features, f"task {t!r}")
+                                   for t, h in data.tasks.items()])
+        d2 = _sq_dists(self._features, self._features)
+        pairs = d2[np.triu_indices(len(data.tasks), 1)]
+        median = max(math.sqrt(float(np.median(pairs))) if pairs.size else 1.0, 1e-6)
+        scale = self.bandwidth_scale
+        if scale is None:
+            scale = self._select_scale(data, d2, median)
+        self.chosen_scale = scale
+        self._bandwidth = median * scale
+        return self
+
+    def _select_scale(self, data: MetaDataset, d2: np.ndarray, median: float) -> float:
+        """The bandwidth factor whose leave-one-task-out weights best predict each task.
+
+        For every training task, the other tasks' response models, weighted by the
+        meta-feature kernel, predict its trials; the factor with the highest mean Spearman
+        correlation wins, where a narrower factor must beat the best wider one by
+        ``_MIN_GAIN``. Uninformative meta-features thus select a wide kernel (near-uniform
+        weights) instead of trusting noise.
+        """
+        n_tasks = len(data.tasks)
+        if n_tasks < 3 or not self.scaler.names:
+            return _SCALES[-1]
+        rng = np.random.default_rng(0)
+        ranks, predictions = [], []
+        for history in data.tasks.values():
+            rows = rng.permutation(history.n_trials)[:_LOTO_TRIALS]
+            ranks.append(_centred_ranks(history.normalized_scores()[rows]))
+            predictions.append(self.responses.predict(history.x[rows]))
+        best, best_fit = _SCALES[-1], -math.inf
+        for scale in reversed(_SCALES):  # widest first: a narrower kernel must earn its place
+            kernel = np.exp(-d2 / (2.0 * (median * scale) ** 2)) if math.isfinite(scale) \
+                else np.ones_like(d2)
+            np.fill_diagonal(kernel, 0.0)
+            fit = float(np.mean([_rank_corr(predictions[t] @ kernel[t], ranks[t])
+                                 for t in range(n_tasks)]))
+            if fit > best_fit + (_MIN_GAIN if math.isfinite(best_fit) else 0.0):
+                best, best_fit = scale, fit
+        return best
+
+    def log_weights(self, context: TaskContext | None) -> np.ndarray:
+        """Unnormalised log weights per training task (0 everywhere with no information)."""
+        out = np.zeros(len(self.task_ids))
+        if context is None:
+            return out
+        if context.meta_features is not None and self.scaler.names:
+            z = self.scaler.transform(context.meta_features)
+            d2 = ((self._features - z) ** 2).sum(1)
+            out -= d2 / (2.0 * self._bandwidth ** 2)
+        return out + self._rank_log_weights(context)
+
+    def _rank_log_weights(self, context: TaskContext) -> np.ndarray:
+        zeros = np.zeros(len(self.task_ids))
+        scores = np.asarray(context.scores, dtype=np.float64)
+        finite = np.isfinite(scores)
+        if context.n_support < 2 or not finite.any():
+            return zeros
+        x = np.asarray(context.x, dtype=np.float64)
+        if x.ndim != 2 or x.shape != (len(scores), self.responses.dim):
+            raise MetasearchError(f"support encodings of shape {x.shape} do not match "
+                                  f"{len(scores)} scores in this space")
+        filled = np.where(finite, scores, scores[finite].min())  # a failure is the worst
+        predicted = self.responses.predict(x)
+        wrong = np.array([_discordance(predicted[:, t], filled)
+                          for t in range(len(self.task_ids))])
+        if np.isnan(wrong).all():
+            return zeros
+        strength = len(scores) * math.log((1.0 - self.rank_noise) / self.rank_noise)
+        return -strength * (wrong - np.nanmin(wrong))
+
+    def weights(self, context: TaskContext | None = None) -> np.ndarray:
+        """Normalised weights over :attr:`task_ids` (uniform with no information)."""
+        logw = self.log_weights(context)
+        w = np.exp(logw - logw.max())
+        return w / w.sum()
+
+    def informative(self, context: TaskContext | None) -> bool:
+        """Whether ``context`` says anything that could make the weights non-uniform."""
+        return context is not None and (
+            (context.meta_features is not None and bool(self.scaler.names))
+            or context.n_support >= 2
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {f"scaler.{k}": v for k, v in self.scaler.arrays().items()}
+        out.update({f"responses.{k}": v for k, v in self.responses.arrays().items()})
+        bandwidth = np.array([self._bandwidth, self.chosen_scale])
+        return {**out, "features": self._features, "bandwidth": bandwidth}
+
+    def settings(self) -> dict[str, Any]:
+        return {"bandwidth_scale": self.bandwidth_scale, "rank_noise": self.rank_noise,
+                "scaler": self.scaler.settings(), "responses": self.responses.settings()}
+
+    @classmethod
+    def restore(cls, settings: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+                ) -> TaskSimilarity:
+        scale = settings["bandwidth_scale"]
+        model = cls(None if scale is None else float(scale), float(settings["rank_noise"]))
+        model.scaler = MetaFeatureScaler.restore(settings["scaler"], sub_arrays(arrays, "scaler."))
+        model.responses = TaskResponses.restore(settings["responses"],
+                                                sub_arrays(arrays, "responses."))
+        model._features = np.asarray(arrays["features"], dtype=np.float64)
+        model._bandwidth = float(np.asarray(arrays["bandwidth"])[0])
+        model.chosen_scale = float(np.asarray(arrays["bandwidth"])[1])
+        return model
+
+
+def sub_arrays(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays under ``prefix``, with it stripped (a component's nested parts)."""
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """``arrays`` with every name put under ``prefix`` (inverse of :func:`sub_arrays`)."""
+    return {f"{prefix}{k}": v for k, v in arrays.items()}

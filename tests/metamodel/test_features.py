@@ -1,0 +1,214 @@
+"""Meta-features, task similarity and the encoding layout."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from metasearch.errors import MetasearchError
+from metasearch.families import get_family
+from metasearch.metamodel import MetaDataset, TaskContext
+from metasearch.metamodel._features import (
+    EncodingLayout,
+    MetaFeatureScaler,
+    TaskResponses,
+    TaskSimilarity,
+)
+from metasearch.spaces import Float, SearchSpace
+
+FAMILY = get_family("synthetic")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread() -> Iterator[None]:
+    """The matrices here are small: extra BLAS threads only fight over a busy machine's cores."""
+    with threadpool_limits(1):
+        yield
+
+
+def _task(task_id: str) -> Any:
+    """A synthetic task (typed loosely: it adds ``final_value``, ``optimum``, ``lr_opt``)."""
+    return FAMILY.task(task_id)
+
+
+def _encode(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    return FAMILY.space.encode_many(list(configs))
+LINE = SearchSpace(params=(Float("x", 0.0, 1.0),))
+
+
+def _dataset(task_ids: list[str], n_trials: int, seed: int) -> MetaDataset:
+    """Random configurations of each synthetic task, evaluated (like the conftest's helper)."""
+    rng = np.random.default_rng(seed)
+    results, features = {}, {}
+    for task_id in task_ids:
+        task = _task(task_id)
+        configs = [FAMILY.space.sample(rng) for _ in range(n_trials)]
+        results[task_id] = [task.evaluate(c, device="cpu", seed=seed) for c in configs]
+        features[task_id] = task.meta_features
+    return MetaDataset.from_results(family=FAMILY.name, space=FAMILY.space,
+                                    direction=FAMILY.direction, max_budget=FAMILY.max_budget,
+                                    results=results, meta_features=features)
+
+
+@functools.cache
+def _synthetic() -> tuple[MetaDataset, tuple[str, ...]]:
+    """20 training tasks and 10 held-out task ids (their trials never generated)."""
+    ids = FAMILY.task_ids()
+    return _dataset(ids[:20], 60, 0), tuple(ids[20:30])
+
+
+def _peaks(features: dict[str, dict[str, float]], seed: int = 0) -> MetaDataset:
+    """Tasks on [0, 1] whose score peaks at x = 0.2 (ids 'lo*') or x = 0.8 ('hi*')."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    for task in features:
+        peak = 0.2 if task.startswith("lo") else 0.8
+        for x in rng.random(25):
+            rows.append({"trial_id": len(rows), "task": task, "config": {"x": float(x)},
+                         "status": "complete",
+                         "final_value": -((x - peak) ** 2) + 0.001 * rng.random()})
+    return MetaDataset.from_frames(family="toy", space=LINE, direction="maximize",
+                                   max_budget=1, trials=pd.DataFrame(rows),
+                                   meta_features=features)
+
+
+# -- scaler ----------------------------------------------------------------------------------
+
+
+def test_scaler_is_robust_and_logs_heavy_tailed_counts() -> None:
+    features = {f"t{i}": {"rows": 10.0 ** (2 + i), "rate": 0.1 * i, "extra": 1.0}
+                for i in range(5)}
+    del features["t0"]["extra"]
+    scaler = MetaFeatureScaler().fit(features)
+    assert scaler.names == ["rate", "rows"]  # only what every task has
+    assert scaler.transform(features["t2"]) == pytest.approx([0.0, 0.0])  # the medians
+    z = np.array([scaler.transform(f) for f in features.values()])
+    assert z[:, 1] == pytest.approx(z[:, 0], abs=0.05)  # log(rows) is linear in i, like rate
+    # rate: median 0.2, IQR 0.2; a missing feature sits at its median
+    assert scaler.transform({"rate": 0.3}) == pytest.approx([0.1 / 0.2 * 1.349, 0.0])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "many"])
+def test_scaler_names_a_bad_feature(bad: object) -> None:
+    scaler = MetaFeatureScaler().fit({"a": {"rows": 1.0, "dim": 2.0},
+                                      "b": {"rows": 3.0, "dim": 4.0}})
+    with pytest.raises(MetasearchError, match=r"'dim'.*new task"):
+        scaler.transform({"rows": 1.0, "dim": bad})
+    with pytest.raises(MetasearchError, match="'rows' of task 'b'"):
+        MetaFeatureScaler().fit({"a": {"rows": 1.0}, "b": {"rows": bad}})
+
+
+def test_scaler_round_trip() -> None:
+    scaler = MetaFeatureScaler().fit({f"t{i}": {"n": 10.0 ** i, "m": float(i)} for i in range(4)})
+    json.dumps(scaler.settings())
+    restored = MetaFeatureScaler.restore(scaler.settings(), scaler.arrays())
+    query = {"n": 55.0, "m": 1.5}
+    np.testing.assert_array_equal(restored.transform(query), scaler.transform(query))
+
+
+# -- similarity ------------------------------------------------------------------------------
+
+
+def test_weights_are_uniform_without_information() -> None:
+    data, _ = _synthetic()
+    similarity = TaskSimilarity().fit(data)
+    one_trial = TaskContext(x=data.tasks[data.task_ids[0]].x[:1], scores=np.array([0.5]))
+    for context in (None, TaskContext(), one_trial):
+        weights = similarity.weights(context)
+        assert weights.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(weights, 1 / 20)
+        assert not similarity.informative(context) or context is one_trial
+
+
+def test_meta_features_favour_tasks_with_near_optima() -> None:
+    data, held_out = _synthetic()
+    similarity = TaskSimilarity(bandwidth_scale=0.5).fit(data)
+    lr_opt = np.array([_task(t).lr_opt for t in data.task_ids])
+    top_gain, mean_gain = [], []
+    for task_id in held_out:
+        task = _task(task_id)
+        weights = similarity.weights(TaskContext(meta_features=task.meta_features))
+        assert weights.sum() == pytest.approx(1.0) and (weights > 0).all()
+        distance = np.abs(lr_opt - task.lr_opt)
+        top_gain.append(distance.mean() - distance[np.argmax(weights)])
+        mean_gain.append(distance.mean() - weights @ distance)
+    # Measured: the top task's optimum is 0.35 decades nearer than the average one.
+    assert np.mean(top_gain) > 0.2, top_gain
+    assert np.mean(mean_gain) > 0.1, mean_gain
+
+
+def test_support_ranking_picks_tasks_that_order_alike() -> None:
+    data = _peaks({f"{kind}{i}": {} for kind in ("lo", "hi") for i in range(4)})
+    similarity = TaskSimilarity().fit(data)
+    lo = np.array([t.startswith("lo") for t in similarity.task_ids])
+    x = np.array([[0.05], [0.2], [0.35], [0.6], [0.95]])
+    weights = similarity.weights(TaskContext(x=x, scores=-((x[:, 0] - 0.2) ** 2)))
+    # 5 trials, every informative pair ordered as by the 'lo' tasks: odds (7/3)^5 = 69 to 1
+    assert weights[lo].sum() > 0.95
+    scores = np.array([0.0, 0.1, 0.3, 0.8, np.nan])  # rising, and the last trial failed
+    failed = similarity.weights(TaskContext(x=x[[0, 1, 2, 3, 1]], scores=scores))
+    assert failed[~lo].sum() > 0.9
+    with pytest.raises(MetasearchError, match=r"shape \(5, 2\)"):
+        similarity.weights(TaskContext(x=np.zeros((5, 2)), scores=np.zeros(5)))
+
+
+def test_learned_bandwidth_trusts_only_informative_features() -> None:
+    rng = np.random.default_rng(3)
+    names = [f"{kind}{i}" for kind in ("lo", "hi") for i in range(6)]
+    telling = _peaks({t: {"f": float(t.startswith("lo")) + 0.05 * rng.random()} for t in names})
+    similarity = TaskSimilarity().fit(telling)
+    weights = similarity.weights(TaskContext(meta_features={"f": 1.0}))
+    lo = np.array([t.startswith("lo") for t in similarity.task_ids])
+    assert similarity.chosen_scale <= 0.5
+    assert weights[lo].sum() > 0.85
+    alike = [f"lo{i}" for i in range(12)]
+    noise = _peaks({t: {"f": float(rng.random())} for t in alike})
+    similarity = TaskSimilarity().fit(noise)
+    assert similarity.chosen_scale >= 2.0
+    assert similarity.weights(TaskContext(meta_features={"f": 0.5})).max() < 2.0 / len(alike)
+
+
+def test_similarity_round_trip() -> None:
+    data, held_out = _synthetic()
+    similarity = TaskSimilarity().fit(data)
+    settings, arrays = similarity.settings(), similarity.arrays()
+    json.dumps(settings)
+    restored = TaskSimilarity.restore(json.loads(json.dumps(settings)), arrays)
+    task = _task(held_out[0])
+    rng = np.random.default_rng(0)
+    support = [FAMILY.space.sample(rng) for _ in range(5)]
+    context = TaskContext(task.meta_features, _encode(support),
+                          np.array([task.final_value(c) for c in support]))
+    np.testing.assert_array_equal(restored.weights(context), similarity.weights(context))
+
+
+# -- response models and layout --------------------------------------------------------------
+
+
+def test_response_models_rank_unseen_configurations() -> None:
+    data, _ = _synthetic()
+    responses = TaskResponses().fit(data.subset(data.task_ids[:5]))
+    rng = np.random.default_rng(1)
+    configs = [FAMILY.space.sample(rng) for _ in range(200)]
+    predicted = responses.predict(_encode(configs))
+    for t, task_id in enumerate(responses.task_ids):
+        truth = [_task(task_id).final_value(c) for c in configs]
+        rho = pd.Series(predicted[:, t]).corr(pd.Series(truth), method="spearman")
+        assert rho > 0.4, (task_id, rho)  # measured 0.47-0.75
+
+
+def test_layout_decodes_what_it_encodes() -> None:
+    layout = EncodingLayout.of(FAMILY.space)
+    assert layout.blocks[-1].stop == FAMILY.space.encoding_length
+    assert [b.kind for b in layout.blocks].count("edge") == 6
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x = FAMILY.space.encode(FAMILY.space.sample(rng))
+        np.testing.assert_allclose(FAMILY.space.encode(layout.decode(x)), x, atol=1e-9)
