@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from metasearch.cli import _families, _run, _warehouse
+from metasearch.cli import _families, _metatrain, _run, _warehouse
 
 __all__ = ["app", "main"]
 
@@ -27,6 +27,7 @@ app.command("families")(_families.families)
 app.command("evaluate")(_run.evaluate)
 app.command("run")(_run.run)
 app.add_typer(_warehouse.app, name="warehouse")
+app.command("meta-train")(_metatrain.meta_train)
 
 
 def main() -> None:

@@ -44,7 +44,8 @@ class Output:
 
     def __init__(self, json_mode: bool = False) -> None:
         self.json_mode = json_mode
-        self.console = Console(soft_wrap=False)
+        # Piped output is read by people in logs and CI: wider than a terminal's default 80.
+        self.console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 140)
         self.err = Console(stderr=True)
 
     def json(self, data: Any) -> None:

@@ -32,7 +32,7 @@ WAREHOUSE = typer.Option(
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
 
 
-def _open(where: str | None) -> Warehouse:
+def open_warehouse(where: str | None) -> Warehouse:
     from metasearch.warehouse import Warehouse
 
     return Warehouse.open(where)
@@ -59,7 +59,7 @@ def _totals(stats: list[TaskStats]) -> dict[str, dict[str, int]]:
 def ls(warehouse: str | None = WAREHOUSE, json_mode: bool = JSON) -> None:
     """List the stored families with their task, trial and curve-point counts."""
     out = Output(json_mode)
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         families = store.families()
         totals = _totals(store.stats())
     counted = ("tasks", "trials", "complete", "failed", "pruned", "curve_points")
@@ -88,7 +88,7 @@ def show(
 ) -> None:
     """Show a family: its space and, per task, trials, curve points and best value."""
     out = Output(json_mode)
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         record = store.family(family)
         if task is not None:
             _show_task(out, store, record.name, record.direction, task, top)
@@ -152,7 +152,7 @@ def _show_task(out: Output, store: Warehouse, family: str, direction: str, task:
 def stats(warehouse: str | None = WAREHOUSE, json_mode: bool = JSON) -> None:
     """Summarize the warehouse: location, schema, rows per table, runs and trials by kind."""
     out = Output(json_mode)
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         counts = store.counts()
         runs = store.runs()
         totals = _totals(store.stats())
@@ -196,7 +196,7 @@ def ingest_optuna(
     from metasearch.warehouse import ingest_optuna as ingest
 
     out = Output(json_mode)
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         summary, unfinished = ingest(store, storage, study, family=family, task=task,
                                      registered=_registered, source_key=source)
     _print_summary(out, {**summary.to_dict(), "unfinished_skipped": unfinished})
@@ -220,7 +220,7 @@ def ingest_table(
     from metasearch.warehouse import ingest_table as ingest
 
     out = Output(json_mode)
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         summary = ingest(store, file, family, registered=_registered,
                          meta_features=meta_features, source_key=source, metric=metric,
                          direction=direction)
@@ -252,7 +252,7 @@ def export(
 
     out = Output(json_mode)
     path = out_path or Path(f"{family}.{fmt}")
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         rows = export_family(store, family, path, fmt, tasks=tasks or None)
     if json_mode:
         out.json({"family": family, "format": fmt, "path": str(path), "rows": rows})
@@ -281,7 +281,7 @@ def build(
     parse_device(device)
     chosen = [get_family(name) for name in (families or family_names())]
     out = Output(json_mode)
-    with _open(warehouse) as store:
+    with open_warehouse(warehouse) as store:
         jobs = plan_build(store, chosen, n_tasks=n_tasks, n_trials=n_trials, seed=seed)
         todo = sum(job.todo for job in jobs)
         with out.progress(todo, "build") as bar:

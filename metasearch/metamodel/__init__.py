@@ -15,12 +15,15 @@ from metasearch.metamodel._features import (
     TaskResponses,
     TaskSimilarity,
 )
+from metasearch.metamodel._model import COMPONENT_KINDS, MetaModel, component_class
 from metasearch.metamodel._portfolio import Portfolio
 from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
+from metasearch.metamodel._source import load_dataset, warehouse_snapshot
 from metasearch.metamodel._split import TaskSplit
 from metasearch.metamodel.curves import CurveConfig, CurveModel
 
 __all__ = [
+    "COMPONENT_KINDS",
     "Component",
     "ConfigPrior",
     "CurveConfig",
@@ -30,6 +33,7 @@ __all__ = [
     "MarginalPrior",
     "MetaDataset",
     "MetaFeatureScaler",
+    "MetaModel",
     "ModelError",
     "Portfolio",
     "TaskContext",
@@ -37,4 +41,18 @@ __all__ = [
     "TaskResponses",
     "TaskSimilarity",
     "TaskSplit",
+    "component_class",
+    "load_dataset",
+    "warehouse_snapshot",
 ]
+
+_LAZY = ("FSBOConfig", "FSBOPredictor", "FSBOSurrogate", "RGPEPredictor", "RGPESurrogate")
+
+
+def __getattr__(name: str) -> object:
+    """The surrogates load on first use: FSBO needs torch, which listing commands must not."""
+    if name in _LAZY:
+        from metasearch.metamodel import surrogates
+
+        return getattr(surrogates, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,229 @@
+"""The meta-model: the fitted components of one family, trained together and saved as one.
+
+This is the only place that wires components together (as SMAC's facades are): it fits each
+chosen component on the training tasks of an explicit split, early-stopping on the validation
+tasks, and saves them all in one artifact. Every component is optional, which is how the
+comparison report ablates them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metasearch import __version__
+from metasearch.errors import MetasearchError
+from metasearch.metamodel._artifact import ModelError, read_artifact, write_artifact
+from metasearch.metamodel._component import Component, FitReport
+from metasearch.metamodel._data import MetaDataset
+from metasearch.metamodel._split import TaskSplit
+from metasearch.spaces import SearchSpace
+
+__all__ = ["COMPONENT_KINDS", "MetaModel", "component_class"]
+
+ComponentFactory = Callable[[int, str], Component]
+
+
+def _portfolio(seed: int, device: str) -> Component:
+    from metasearch.metamodel._portfolio import Portfolio
+
+    return Portfolio(seed=seed)
+
+
+def _prior(seed: int, device: str) -> Component:
+    from metasearch.metamodel._prior import ConfigPrior
+
+    return ConfigPrior(seed=seed)
+
+
+def _surrogate(seed: int, device: str) -> Component:
+    from metasearch.metamodel.surrogates import FSBOConfig, FSBOSurrogate
+
+    return FSBOSurrogate(FSBOConfig(seed=seed), device=device)
+
+
+def _rgpe(seed: int, device: str) -> Component:
+    from metasearch.metamodel.surrogates import RGPESurrogate
+
+    return RGPESurrogate(seed=seed)
+
+
+def _curves(seed: int, device: str) -> Component:
+    from metasearch.metamodel.curves import CurveConfig, CurveModel
+
+    return CurveModel(CurveConfig(seed=seed), device=device)
+
+
+_FACTORIES: dict[str, ComponentFactory] = {
+    "portfolio": _portfolio,
+    "prior": _prior,
+    "surrogate": _surrogate,
+    "rgpe": _rgpe,
+    "curves": _curves,
+}
+COMPONENT_KINDS: tuple[str, ...] = tuple(_FACTORIES)
+"""Every component a meta-model can hold, in training order."""
+
+
+_CLASSES: dict[str, tuple[str, str]] = {
+    "portfolio": ("metasearch.metamodel._portfolio", "Portfolio"),
+    "prior": ("metasearch.metamodel._prior", "ConfigPrior"),
+    "surrogate": ("metasearch.metamodel.surrogates", "FSBOSurrogate"),
+    "rgpe": ("metasearch.metamodel.surrogates", "RGPESurrogate"),
+    "curves": ("metasearch.metamodel.curves", "CurveModel"),
+}
+
+
+def component_class(kind: str) -> type[Component]:
+    """The class of component ``kind`` (an unknown kind names the valid ones)."""
+    if kind not in _CLASSES:
+        raise MetasearchError(f"unknown component {kind!r}: expected one of "
+                              f"{', '.join(COMPONENT_KINDS)}")
+    module, name = _CLASSES[kind]
+    found: type[Component] = getattr(importlib.import_module(module), name)
+    return found
+
+
+@dataclass
+class MetaModel:
+    """The components fitted for one family, with the split and data they were fitted on.
+
+    Attributes:
+        family: the family name.
+        space: the family's search space (the model refuses any other).
+        direction: ``maximize`` or ``minimize``.
+        max_budget: curve length the curve model was trained for.
+        split: the task split; test tasks never reached any component.
+        components: fitted components by kind.
+        reports: each component's fit report.
+        info: everything else recorded in the artifact (warehouse snapshot, timings).
+    """
+
+    family: str
+    space: SearchSpace
+    direction: str
+    max_budget: int
+    split: TaskSplit
+    components: dict[str, Component] = field(default_factory=dict)
+    reports: dict[str, FitReport] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, kind: str) -> Any | None:
+        """The component ``kind``, or None when the model was trained without it."""
+        return self.components.get(kind)
+
+    def without(self, *kinds: str) -> MetaModel:
+        """The same model with components switched off (for ablations)."""
+        kept = {k: c for k, c in self.components.items() if k not in kinds}
+        return MetaModel(self.family, self.space, self.direction, self.max_budget, self.split,
+                         kept, dict(self.reports), dict(self.info))
+
+    @classmethod
+    def train(
+        cls,
+        data: MetaDataset,
+        split: TaskSplit,
+        *,
+        kinds: Iterable[str] = COMPONENT_KINDS,
+        seed: int = 0,
+        device: str = "cpu",
+        on_component: Callable[[str, FitReport], None] | None = None,
+    ) -> MetaModel:
+        """Fit each component in ``kinds`` on ``split.train``, early-stopping on validation.
+
+        Test tasks are dropped from ``data`` before anything is fitted.
+        """
+        chosen = list(dict.fromkeys(kinds))
+        for kind in chosen:
+            component_class(kind)
+        split.check_known(data.task_ids)
+        train = data.subset([t for t in split.train if t in data.tasks])
+        validation = data.subset(split.validation) if split.validation else None
+        model = cls(data.family, data.space, data.direction, data.max_budget, split)
+        for kind in chosen:
+            component = _FACTORIES[kind](seed, device)
+            report = component.fit(train, validation)
+            model.components[kind] = component
+            model.reports[kind] = report
+            if on_component is not None:
+                on_component(kind, report)
+        model.info["trained_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        model.info["train_trials"] = int(sum(h.n_trials for h in train.tasks.values()))
+        return model
+
+    # -- the artifact -------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model as a versioned artifact folder (see :mod:`._artifact`)."""
+        arrays: dict[str, np.ndarray] = {}
+        components: dict[str, Any] = {}
+        for kind, component in self.components.items():
+            for name, array in component.arrays().items():
+                arrays[f"{kind}/{name}"] = np.asarray(array)
+            report = self.reports.get(kind)
+            components[kind] = {"settings": component.settings(),
+                                "report": report.to_dict() if report else None}
+        metadata = {
+            "metasearch_version": __version__,
+            "family": self.family,
+            "direction": self.direction,
+            "max_budget": self.max_budget,
+            "space": self.space.to_dict(),
+            "space_fingerprint": self.space.fingerprint(),
+            "split": self.split.to_dict(),
+            "components": components,
+            "info": self.info,
+        }
+        return write_artifact(folder, metadata, arrays)
+
+    @classmethod
+    def load(cls, folder: str | Path, space: SearchSpace | None = None) -> MetaModel:
+        """Read a model; with ``space``, refuse one trained for another space.
+
+        Raises:
+            ModelError: a missing or corrupt artifact, or one made for another space.
+        """
+        stored = read_artifact(folder, fingerprint=space.fingerprint() if space else None)
+        meta = stored.metadata
+        try:
+            model_space = space or SearchSpace.from_dict(meta["space"])
+            model = cls(str(meta["family"]), model_space, str(meta["direction"]),
+                        int(meta["max_budget"]), TaskSplit.from_dict(meta["split"]),
+                        info=dict(meta.get("info", {})))
+            for kind, entry in meta["components"].items():
+                arrays = stored.component_arrays(kind)
+                restored = component_class(kind).restore(entry["settings"], arrays, model_space)
+                model.components[kind] = restored
+                if entry.get("report"):
+                    model.reports[kind] = FitReport(**entry["report"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model {folder} is corrupt: {type(exc).__name__}: {exc}") from exc
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary: family, split sizes, components and their figures."""
+        return {
+            "family": self.family,
+            "space_fingerprint": self.space.fingerprint(),
+            "split": {k: len(v) for k, v in self.split.to_dict().items()},
+            "components": {k: self.reports[k].to_dict() if k in self.reports else None
+                           for k in self.components},
+            "info": self.info,
+        }
+
+
+def reports_table(reports: Mapping[str, FitReport]) -> list[list[Any]]:
+    """Rows ``component, metric, train, validation, seconds`` for the CLI's table."""
+    rows: list[list[Any]] = []
+    for kind, report in reports.items():
+        names = list(dict.fromkeys([*report.train, *report.validation])) or ["-"]
+        for i, name in enumerate(names):
+            rows.append([kind if i == 0 else "", name, report.train.get(name),
+                         report.validation.get(name), report.seconds if i == 0 else None])
+    return rows

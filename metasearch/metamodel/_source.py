@@ -1,0 +1,46 @@
+"""Reading a family's history out of the warehouse into a :class:`MetaDataset`.
+
+The one place the meta-model touches storage: everything after this works on plain arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from metasearch.metamodel._data import MetaDataset
+
+if TYPE_CHECKING:
+    from metasearch.warehouse import Warehouse
+
+__all__ = ["load_dataset", "warehouse_snapshot"]
+
+
+def load_dataset(store: Warehouse, family: str,
+                 tasks: Sequence[str] | None = None) -> MetaDataset:
+    """The stored trials, curves and meta-features of ``family`` (only ``tasks`` if given).
+
+    The space is the one stored with the family: every stored configuration was checked
+    against it.
+    """
+    record = store.family(family)
+    trials = store.trials(family, tasks=tasks)
+    curves = store.curves(family, tasks=tasks)
+    features = {t.name: dict(t.meta_features) for t in store.tasks(family)}
+    budget = record.max_budget or int(curves["step"].max() if len(curves) else 1)
+    return MetaDataset.from_frames(
+        family=family, space=record.space, direction=record.direction, max_budget=budget,
+        trials=trials, curves=curves, meta_features=features,
+    )
+
+
+def warehouse_snapshot(store: Warehouse, family: str) -> dict[str, Any]:
+    """What a model records of the data it saw: where, how much, and the space's fingerprint."""
+    stats = store.stats(family)
+    return {
+        "url": store.url,
+        "fingerprint": store.family(family).fingerprint,
+        "tasks": len(stats),
+        "trials": int(sum(s.trials for s in stats)),
+        "curve_points": int(sum(s.curve_points for s in stats)),
+    }

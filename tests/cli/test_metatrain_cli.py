@@ -1,0 +1,41 @@
+"""``metasearch meta-train`` end to end on a small real warehouse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from metasearch.cli import app
+from metasearch.metamodel import MetaModel
+
+runner = CliRunner()
+
+
+def test_meta_train_saves_a_model_with_its_split(tmp_path: Path) -> None:
+    db = str(tmp_path / "w.db")
+    built = runner.invoke(app, ["warehouse", "build", "--family", "synthetic", "--tasks", "6",
+                                "--trials", "25", "--warehouse", db])
+    assert built.exit_code == 0, built.output
+    split = tmp_path / "split.json"
+    ids = [f"synthetic-{i:02d}" for i in range(6)]
+    split.write_text(json.dumps({"train": ids[:4], "validation": ids[4:5], "test": ids[5:]}))
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["meta-train", "-f", "synthetic", "--warehouse", db,
+                                 "--components", "portfolio,prior", "--split", str(split),
+                                 "--out", str(out), "--json", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["split"] == {"train": 4, "validation": 1, "test": 1}
+    model = MetaModel.load(out)
+    assert model.split.test == ("synthetic-05",)
+    assert model.info["warehouse"]["trials"] == 150
+    assert set(model.components) == {"portfolio", "prior"}
+
+
+def test_meta_train_on_a_family_not_in_the_warehouse_fails_cleanly(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["meta-train", "-f", "synthetic",
+                                 "--warehouse", str(tmp_path / "empty.db")])
+    assert result.exit_code != 0
+    assert "synthetic" in str(result.exception)
