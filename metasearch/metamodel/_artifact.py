@@ -57,6 +57,23 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _deduplicate(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray],
+                                                               dict[str, str]]:
+    """Store identical arrays once (components share the training encodings, for one)."""
+    unique: dict[str, np.ndarray] = {}
+    first: dict[tuple[str, tuple[int, ...], str], str] = {}
+    aliases: dict[str, str] = {}
+    for key, value in arrays.items():
+        array = np.ascontiguousarray(value)
+        identity = (array.dtype.str, array.shape, hashlib.sha256(array.tobytes()).hexdigest())
+        if identity in first:
+            aliases[key] = first[identity]
+        else:
+            first[identity] = key
+            unique[key] = array
+    return unique, aliases
+
+
 def write_artifact(folder: str | Path, metadata: Mapping[str, Any],
                    arrays: Mapping[str, np.ndarray]) -> Path:
     """Write an artifact atomically (a temporary sibling folder renamed over ``folder``)."""
@@ -66,11 +83,13 @@ def write_artifact(folder: str | Path, metadata: Mapping[str, Any],
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        unique, aliases = _deduplicate(arrays)
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in unique.items()}
         torch.save(tensors, staging / WEIGHTS)
-        full = {**metadata, "format_version": FORMAT_VERSION,
+        full = {**metadata, "format_version": FORMAT_VERSION, "array_aliases": aliases,
                 "weights_sha256": _sha256(staging / WEIGHTS)}
         (staging / METADATA).write_text(json.dumps(full, indent=2, sort_keys=True))
+        staging.chmod(0o755)  # mkdtemp makes it private; a model folder is for everyone
         if target.exists():
             old = target.with_name(f".{target.name}-old")
             shutil.rmtree(old, ignore_errors=True)
@@ -106,7 +125,12 @@ def read_artifact(folder: str | Path, *, fingerprint: str | None = None) -> Stor
             f"model {path} was trained for family {metadata.get('family')!r} with space "
             f"{metadata.get('space_fingerprint')}, not this space ({fingerprint})"
         )
-    return StoredModel(metadata, _read_weights(path, metadata))
+    arrays = _read_weights(path, metadata)
+    aliases = metadata.get("array_aliases", {})
+    if not isinstance(aliases, dict) or any(v not in arrays for v in aliases.values()):
+        raise ModelError(f"{path / METADATA} is corrupt: bad array_aliases")
+    arrays.update({alias: arrays[source] for alias, source in aliases.items()})
+    return StoredModel(metadata, arrays)
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:

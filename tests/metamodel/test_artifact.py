@@ -76,3 +76,13 @@ def test_a_pickle_payload_is_not_executed(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="corrupt"):
         read_artifact(folder)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_identical_arrays_are_stored_once(tmp_path: Path) -> None:
+    import torch
+
+    big = np.random.default_rng(0).random((200, 50))
+    folder = write_artifact(tmp_path / "m", META, {"a/x": big, "b/x": big.copy(), "c/y": big[:1]})
+    assert set(torch.load(folder / "weights.pt", weights_only=True)) == {"a/x", "c/y"}
+    stored = read_artifact(folder)
+    np.testing.assert_array_equal(stored.component_arrays("b")["x"], big)
