@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from metasearch.evaluation import DataSplits
 from metasearch.families import Task, TaskFamily, classification_meta_features, register_family
 from metasearch.spaces import Categorical, CellSpace, Float, Int, SearchSpace
 
@@ -171,15 +172,9 @@ ids (and the data behind them) are how the warehouse remembers trials."""
 
 
 @dataclass(frozen=True)
-class ImageData:
+class ImageData(DataSplits):
     """A task's normalised splits (float32 ``(N, 1, side, side)``, labels 0..k-1), their rows."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
     rows: tuple[np.ndarray, np.ndarray, np.ndarray]
     n_classes: int
 
@@ -249,10 +244,8 @@ class ImageTask(Task):
             batch_size=config["batch_size"],
             optimizer=config["optimizer"],
         )
-        d = self.data
-        splits = tt.DataSplits(d.x_train, d.y_train, d.x_valid, d.y_valid, d.x_test, d.y_test)
         return tt.train_classifier(
-            model, splits, settings, device=device, generator=generator, curve=curve
+            model, self.data, settings, device=device, generator=generator, curve=curve
         )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from metasearch.evaluation import DataSplits
 from metasearch.families import Task, TaskFamily, classification_meta_features, register_family
 from metasearch.spaces import Categorical, Condition, Float, Int, SearchSpace
 
@@ -210,15 +211,9 @@ def _flip_labels(y: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TabularData:
+class TabularData(DataSplits):
     """A task's standardized splits (float32 features, labels 0..n_classes-1) and their rows."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
     rows: tuple[np.ndarray, np.ndarray, np.ndarray]
     n_classes: int
 
@@ -278,10 +273,8 @@ class TabularTask(Task):
             optimizer=config["optimizer"],
             momentum=config.get("momentum", 0.0),
         )
-        d = self.data
-        splits = tt.DataSplits(d.x_train, d.y_train, d.x_valid, d.y_valid, d.x_test, d.y_test)
         return tt.train_classifier(
-            model, splits, settings, device=device, generator=generator, curve=curve
+            model, self.data, settings, device=device, generator=generator, curve=curve
         )
 
 

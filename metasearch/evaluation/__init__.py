@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from metasearch.evaluation._device import parse_device, resolve_device
 from metasearch.evaluation._result import CurveRecorder, EvalResult, ReportFn, TrialFailed
+from metasearch.evaluation._splits import DataSplits
 
 __all__ = [
     "CurveRecorder",
+    "DataSplits",
     "EvalResult",
     "ReportFn",
     "TrialFailed",

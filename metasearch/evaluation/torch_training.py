@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from metasearch.evaluation._result import CurveRecorder, TrialFailed
+from metasearch.evaluation._splits import DataSplits
 
 __all__ = [
     "DataSplits",
@@ -32,26 +33,6 @@ __all__ = [
 DIVERGENCE_LOSS = 1e4
 """A training loss above this (cross-entropy on a handful of classes starts near 2) is taken as
 a diverged run: it will not come back, and continuing only burns the budget."""
-
-
-@dataclass(frozen=True)
-class DataSplits:
-    """Train, validation and test arrays of a classification task (features float, labels int)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    def tensors(self, device: str) -> tuple[torch.Tensor, ...]:
-        """All six arrays as tensors on ``device`` (float32 features, int64 labels)."""
-        arrays = (self.x_train, self.y_train, self.x_valid, self.y_valid, self.x_test, self.y_test)
-        return tuple(
-            torch.as_tensor(a, dtype=torch.long if i % 2 else torch.float32, device=device)
-            for i, a in enumerate(arrays)
-        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from metasearch.errors import MetasearchError
-from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset, TaskContext
 from metasearch.metamodel._artifact import read_artifact, write_artifact
 from metasearch.metamodel._features import EncodingLayout
@@ -38,26 +37,10 @@ N_TRAIN, N_VALID, N_TEST = 16, 4, 8
 SMALL = FSBOConfig(hidden=(32, 32), features=16, max_steps=600, eval_every=50, patience=4)
 
 
-def _dataset(n_tasks: int, n_trials: int, seed: int = 0) -> MetaDataset:
-    """``n_trials`` random configurations of each of the first ``n_tasks`` synthetic tasks."""
-    family = get_family("synthetic")
-    rng = np.random.default_rng(seed)
-    results, features = {}, {}
-    for task_id in family.task_ids()[:n_tasks]:
-        task = family.task(task_id)
-        configs = [family.space.sample(rng) for _ in range(n_trials)]
-        results[task_id] = [task.evaluate(c, device="cpu", seed=seed) for c in configs]
-        features[task_id] = task.meta_features
-    return MetaDataset.from_results(
-        family=family.name, space=family.space, direction=family.direction,
-        max_budget=family.max_budget, results=results, meta_features=features,
-    )
-
-
 @pytest.fixture(scope="module")
-def splits() -> tuple[MetaDataset, MetaDataset, MetaDataset]:
+def splits(make_synthetic_dataset) -> tuple[MetaDataset, MetaDataset, MetaDataset]:  # type: ignore[no-untyped-def]
     """Train, validation and held-out test tasks (disjoint), 80 trials each."""
-    data = _dataset(N_TRAIN + N_VALID + N_TEST, 80)
+    data = make_synthetic_dataset(N_TRAIN + N_VALID + N_TEST, 80)
     ids = data.task_ids
     return (data.subset(ids[:N_TRAIN]), data.subset(ids[N_TRAIN:N_TRAIN + N_VALID]),
             data.subset(ids[N_TRAIN + N_VALID:]))
