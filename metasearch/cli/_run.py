@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -60,7 +61,9 @@ def run(
     chosen = make_sampler(sampler, seed)
     name = study or f"{family}/{task}/{sampler}"
     store = None if no_warehouse else _open_warehouse(warehouse)  # fail before any trial
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna warns once per failed trial with all its parameters; the progress bar and the
+    # summary's failure reasons say the same in a line each.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     the_study = create_task_study(the_task, sampler=chosen, storage=storage, study_name=name)
     out = Output(json_mode)
     with out.progress(trials, f"{family}/{task}") as bar:
@@ -110,6 +113,10 @@ def _print_study(out: Output, study: optuna.Study, task: Task) -> None:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     best = study.best_trial if complete else None
     states = {k: v for k, v in counts.items() if v}
+    reasons = Counter(
+        str(t.user_attrs["failure_reason"]).split(" at ")[0]
+        for t in study.get_trials(deepcopy=False) if "failure_reason" in t.user_attrs
+    )
     best_config: dict[str, Any] = best.user_attrs.get("metasearch_config", {}) if best else {}
     summary: dict[str, Any] = {
         "family": task.family.name,
@@ -118,6 +125,7 @@ def _print_study(out: Output, study: optuna.Study, task: Task) -> None:
         "direction": task.family.direction,
         "metric": task.family.metric,
         "trials": states,
+        "failure_reasons": dict(reasons),
         "best_value": best.value if best else None,
         "best_trial": best.number if best else None,
         "best_config": best_config or None,
@@ -127,6 +135,8 @@ def _print_study(out: Output, study: optuna.Study, task: Task) -> None:
         out.json(summary)
         return
     out.line(f"study {study.study_name!r}: " + ", ".join(f"{v} {k}" for k, v in states.items()))
+    for reason, count in reasons.most_common(3):
+        out.line(f"  {count} failed: {reason}")
     if best is None:
         out.line("no trial completed")
         return
