@@ -1,0 +1,320 @@
+"""MetaSampler: the meta-model behind Optuna's sampler API.
+
+The study's own trials are the support set, read afresh for every trial, so the sampler holds
+no per-study state and any storage and any number of workers share one history. The meta-model
+is only read (never updated), which is what makes one instance safe across threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from metasearch.errors import MetasearchError
+from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
+from metasearch.samplers._meta_loading import resolve_model
+from metasearch.samplers._meta_support import PROPOSAL_ATTR, Support, config_key, read_support
+from metasearch.spaces import SearchSpace
+
+__all__ = ["MetaSampler"]
+
+_logger = optuna.logging.get_logger(__name__)
+
+SURROGATE_KINDS = ("surrogate", "rgpe")
+
+
+def default_fallback(seed: int | None) -> BaseSampler:
+    """Multivariate, grouped TPE: the cold-start sampler the comparison uses as its baseline."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def _fits(dist: BaseDistribution, value: Any) -> bool:
+    """Whether ``value`` lies in ``dist`` (a fixed value outside the model's range is ignored)."""
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
+
+
+def _entropy(seed: int | None) -> int:
+    """Seed material for candidate draws: ``seed``, or fresh entropy when None."""
+    return int(np.random.SeedSequence(seed).entropy)  # type: ignore[arg-type]
+
+
+class MetaSampler(BaseSampler):
+    """An Optuna sampler that searches a new task with what a meta-model learned from past ones.
+
+    For each trial, the study's finished trials are the support set. The first ``n_warmstart``
+    trials are the warm-start portfolio's configurations (Wistuba, Schilling & Schmidt-Thieme,
+    "Sequential model-free hyperparameter tuning", ICDM 2015; Feurer et al., "Practical
+    automated machine learning for the AutoML challenge 2018" / Auto-sklearn 2.0, JMLR 2022),
+    skipping any already tried, queued or running. After that, candidates drawn from the
+    learned prior, uniformly, and around the incumbent are ranked by expected improvement under
+    the transfer surrogate adapted to the support set, either FSBO's deep-kernel GP (Wistuba &
+    Grabocka, "Few-shot Bayesian optimization with deep kernel surrogates", ICLR 2021) or RGPE
+    (Feurer, Letham & Bakshy, 2018), multiplied by the prior density raised to ``beta / n``
+    (piBO: Hvarfner et al., "piBO: augmenting acquisition functions with user beliefs for
+    Bayesian optimization", ICLR 2022), so the prior's pull fades as trials accumulate.
+
+    Parameters outside the model's space (define-by-run) and every parameter when there is no
+    model go to ``fallback`` (multivariate TPE by default), which makes a sampler with no model
+    a sound cold-start sampler. Enqueued and fixed parameters are honoured: candidates take
+    their values. Multi-objective studies are refused with Optuna's ``ValueError``.
+
+    Thread safety: one instance may serve ``n_jobs > 1``; proposing is serialized by a lock and
+    each proposal is written to its trial's system attributes before the lock is released, so
+    concurrent workers (threads, or processes sharing a storage) skip it.
+
+    Args:
+        model: the meta-model of the task's family; None for cold start.
+        task_features: the task's meta-features (weights the portfolio and prior).
+        seed: seeds candidate draws and the default fallback.
+        n_candidates: candidates scored per proposal.
+        n_warmstart: portfolio configurations to try first (at most the portfolio's size).
+        fallback: the sampler for everything the model does not cover.
+        use_portfolio: use the warm-start portfolio.
+        use_prior: use the learned prior (candidates and piBO weight).
+        use_surrogate: use the transfer surrogate.
+        surrogate_kind: ``surrogate`` (FSBO) or ``rgpe``; None takes the first the model has.
+        beta: piBO's prior strength.
+    """
+
+    def __init__(
+        self,
+        model: MetaModel | None = None,
+        *,
+        task_features: Mapping[str, float] | None = None,
+        seed: int | None = None,
+        n_candidates: int = 256,
+        n_warmstart: int = 5,
+        fallback: BaseSampler | None = None,
+        use_portfolio: bool = True,
+        use_prior: bool = True,
+        use_surrogate: bool = True,
+        surrogate_kind: str | None = None,
+        beta: float = 10.0,
+    ) -> None:
+        if surrogate_kind is not None and surrogate_kind not in SURROGATE_KINDS:
+            raise ValueError(f"surrogate_kind must be one of {SURROGATE_KINDS} or None, "
+                             f"got {surrogate_kind!r}")
+        if n_candidates < 1 or n_warmstart < 0:
+            raise ValueError(f"need n_candidates >= 1 and n_warmstart >= 0, got "
+                             f"{n_candidates!r} and {n_warmstart!r}")
+        self._model = model
+        self._features = dict(task_features) if task_features is not None else None
+        self._entropy = _entropy(seed)
+        self._n_candidates = n_candidates
+        self._n_warmstart = n_warmstart
+        self._fallback = fallback if fallback is not None else default_fallback(seed)
+        self._portfolio = model.get("portfolio") if model and use_portfolio else None
+        self._prior = model.get("prior") if model and use_prior else None
+        self._surrogate = self._pick_surrogate(surrogate_kind) if use_surrogate else None
+        self._dists = model.space.distributions() if model is not None else {}
+        self._beta = beta
+        self._lock = threading.RLock()
+
+    def _pick_surrogate(self, kind: str | None) -> Any | None:
+        if self._model is None:
+            return None
+        for name in (kind,) if kind else SURROGATE_KINDS:
+            found = self._model.get(name)
+            if found is not None:
+                return found
+        return None
+
+    @classmethod
+    def from_warehouse(
+        cls,
+        path_or_url: str | Path | None = None,
+        *,
+        family: str,
+        task_features: Mapping[str, float] | None = None,
+        model: MetaModel | str | Path | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> MetaSampler:
+        """The sampler for ``family`` with its model from the warehouse's ``models/<family>``.
+
+        With no path, the shipped ``warehouse/`` (or ``$METASEARCH_WAREHOUSE``'s folder) is
+        used. ``model`` may be a folder or a loaded model instead. When no model can be had (an
+        unknown family, none trained yet, a corrupt or mismatched one) it warns once and
+        returns a cold-start sampler: it never raises for a missing model.
+        """
+        return cls(resolve_model(path_or_url, family, model), task_features=task_features,
+                   seed=seed, **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]  # locks do not pickle; each copy gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    @property
+    def model(self) -> MetaModel | None:
+        """The meta-model in use, or None when cold-starting."""
+        return self._model
+
+    # -- Optuna's sampler API ---------------------------------------------------------------
+
+    def reseed_rng(self) -> None:
+        with self._lock:
+            self._entropy = _entropy(None)
+            self._fallback.reseed_rng()
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._fallback.before_trial(study, trial)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self._fallback.after_trial(study, trial, state, values)
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial
+                                    ) -> dict[str, BaseDistribution]:
+        """The model's parameters the study uses alike, plus the fallback's relative space.
+
+        From the first trial on, every parameter of the model's space is relative (so the
+        first trials can be the portfolio's); a name the study has used with another
+        distribution is left to the fallback.
+        """
+        self._raise_error_if_multi_objective(study)
+        foreign = self._fallback.infer_relative_search_space(study, trial)
+        if not self._dists:
+            return foreign
+        done = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        if done and not any(n in self._dists for t in done for n in t.params):
+            return foreign  # a study of another space: the model has nothing to say
+        seen = IntersectionSearchSpace(include_pruned=True).calculate(study)
+        ours = {n: d for n, d in self._dists.items() if n not in seen or seen[n] == d}
+        return {**{n: d for n, d in foreign.items() if n not in ours}, **ours}
+
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        """Model parameters from the meta-model; every other one from the fallback."""
+        self._raise_error_if_multi_objective(study)
+        if not search_space:
+            return {}
+        ours = {n: d for n, d in search_space.items() if self._dists.get(n) == d}
+        params: dict[str, Any] = {}
+        if ours:
+            with self._lock:
+                params = self._propose(study, trial, ours)
+        rest = {n: d for n, d in search_space.items() if n not in params}
+        if rest:
+            params.update(self._fallback.sample_relative(study, trial, rest))
+        for name, dist in search_space.items():
+            if name not in params:
+                params[name] = self._fallback.sample_independent(study, trial, name, dist)
+        return params
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        """Parameters outside the model's space (or not proposed) come from the fallback."""
+        self._raise_error_if_multi_objective(study)
+        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    # -- proposing ----------------------------------------------------------------------------
+
+    def _propose(self, study: Study, trial: FrozenTrial,
+                 ours: dict[str, BaseDistribution]) -> dict[str, Any]:
+        """Flat values of ``ours`` for ``trial``, recorded on the trial; {} to defer."""
+        if self._model is None:
+            return {}
+        space = self._model.space
+        fixed = {k: v for k, v in trial.system_attrs.get("fixed_params", {}).items()
+                 if k in self._dists and _fits(self._dists[k], v)}
+        if set(ours) <= set(fixed):
+            return {}
+        trials = study._get_trials(deepcopy=False, use_cache=False)
+        support = read_support(space, study, trials, trial.number)
+        rank = sum(1 for t in trials
+                   if t.number < trial.number and "fixed_params" not in t.system_attrs)
+        rng = np.random.default_rng([self._entropy, trial.number])
+        config = self._warm_start(space, support, fixed, rank) \
+            or self._acquire(space, support, fixed, rng)
+        if config is None:
+            return {}
+        flat = space.flatten(config)
+        study._storage.set_trial_system_attr(trial._trial_id, PROPOSAL_ATTR, flat)
+        # Parameters the proposal leaves inactive get a value too, in case the objective asks
+        # for them anyway (Optuna only records what the objective suggests).
+        filler = uniform_flat({n: d for n, d in ours.items() if n not in flat}, rng)
+        return {k: v for k, v in {**filler, **flat}.items() if k in ours}
+
+    def _context(self, support: Support | None = None) -> TaskContext:
+        if support is None:
+            return TaskContext(meta_features=self._features)
+        return TaskContext(meta_features=self._features, x=support.x, scores=support.scores)
+
+    def _warm_start(self, space: SearchSpace, support: Support, fixed: Mapping[str, Any],
+                    rank: int) -> dict[str, Any] | None:
+        """Portfolio configuration number ``rank``, or the next one nobody has taken.
+
+        ``rank`` counts the study's earlier trials that were not enqueued. Trial numbers are
+        handed out atomically by the storage, so concurrent workers (threads or processes)
+        get distinct ranks and hence distinct configurations without talking to each other.
+        The portfolio is weighted by the task's meta-features only, not by its trials, so it
+        is one fixed list that every worker reads alike.
+        """
+        if self._portfolio is None or fixed or rank >= self._n_warmstart:
+            return None
+        configs = self._portfolio.configs(self._n_warmstart, self._context())
+        for config in configs[rank:]:
+            if config_key(space.encode(config)) not in support.taken:
+                return dict(config)
+        return None
+
+    def _acquire(self, space: SearchSpace, support: Support, fixed: Mapping[str, Any],
+                 rng: np.random.Generator) -> dict[str, Any] | None:
+        """The best fresh candidate under the acquisition; None when nothing can score them.
+
+        Without a surrogate, the first fresh prior draw is the proposal (sampling from the
+        prior, as piBO does before any evidence).
+        """
+        if self._surrogate is None and self._prior is None:
+            return None
+        context = self._context(support)
+        pool = self._candidate_pool(space, Candidates(space, fixed), support, context, rng)
+        predictor = self._adapt(context)
+        prior = self._prior if predictor is not None else None
+        return Acquisition(predictor, prior, context, self._beta).best(pool, space, support)
+
+    def _adapt(self, context: TaskContext) -> Any | None:
+        """The surrogate adapted to the support set; None (prior only) when it cannot adapt."""
+        if self._surrogate is None:
+            return None
+        try:
+            return self._surrogate.adapt(context)
+        except (MetasearchError, ValueError, np.linalg.LinAlgError) as exc:
+            _logger.warning(f"MetaSampler: the surrogate could not adapt ({exc}); "
+                            "sampling from the prior for this trial.")
+            return None
+
+    def _candidate_pool(self, space: SearchSpace, make: Candidates, support: Support,
+                        context: TaskContext, rng: np.random.Generator
+                        ) -> list[dict[str, Any]]:
+        """Prior draws (half), local moves around the incumbent (a quarter), uniform draws."""
+        n = self._n_candidates
+        pool: list[dict[str, Any]] = []
+        if self._prior is not None:
+            pool += make.draw(self._prior.sample(max(n // 2, 1), rng, context), rng)
+        if support.best_params is not None:
+            pool += make.local(support.best_params, n // 4, rng)
+        pool += make.draw([space.sample(rng) for _ in range(max(n - len(pool), 1))], rng)
+        return pool

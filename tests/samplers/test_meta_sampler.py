@@ -1,0 +1,297 @@
+"""MetaSampler on held-out synthetic tasks: quality, warm start, Optuna contracts, degradation."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+from metasearch.families import get_family
+from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
+from metasearch.samplers._meta_loading import ColdStartWarning
+from metasearch.samplers._meta_sampler import MetaSampler
+from metasearch.samplers._meta_support import config_key
+from metasearch.samplers._study import make_sampler
+
+FAMILY = get_family("synthetic")
+SPACE = FAMILY.space
+
+
+@cache
+def trained() -> MetaModel:
+    """Every sampler component, fitted on 24 synthetic tasks (4 validate, 12 held out; ~10 s)."""
+    rng = np.random.default_rng(0)
+    ids = FAMILY.task_ids()
+    results, features = {}, {}
+    for task_id in ids[:28]:
+        task = FAMILY.task(task_id)
+        configs = [SPACE.sample(rng) for _ in range(60)]
+        results[task_id] = [task.evaluate(c, device="cpu", seed=0) for c in configs]
+        features[task_id] = task.meta_features
+    data = MetaDataset.from_results(
+        family=FAMILY.name, space=SPACE, direction=FAMILY.direction,
+        max_budget=FAMILY.max_budget, results=results, meta_features=features)
+    split = TaskSplit(train=tuple(ids[:24]), validation=tuple(ids[24:28]))
+    return MetaModel.train(data, split, kinds=("portfolio", "prior", "surrogate", "rgpe"),
+                           seed=0)
+
+
+HELD_OUT = tuple(get_family("synthetic").task_ids()[28:34])
+
+
+def objective(task: Any) -> Any:
+    """The task's noisy evaluation as an Optuna objective; the noise-free value as user attr."""
+    def run(trial: optuna.Trial) -> float:
+        config = SPACE.suggest(trial)
+        trial.set_user_attr("final_value", task.final_value(config))
+        result = task.evaluate(config, device="cpu", seed=0)
+        return result.final_value if result.final_value is not None else math.nan
+
+    return run
+
+
+def regret_curve(task: Any, study: optuna.Study) -> list[float]:
+    """Normalized regret of the incumbent after each trial (1 = the task's floor, 0 = optimum)."""
+    _, best = task.optimum()
+    worst = task.floor
+    out, seen = [], worst
+    for trial in study.trials:
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            seen = max(seen, trial.user_attrs["final_value"])
+        out.append((best - seen) / (best - worst))
+    return out
+
+
+def search(task_id: str, sampler: optuna.samplers.BaseSampler, n: int = 10) -> list[float]:
+    task = FAMILY.task(task_id)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective(task), n_trials=n, catch=(Exception,))
+    return regret_curve(task, study)
+
+
+def test_held_out_tasks_are_held_out() -> None:
+    trained().split.check_held_out(HELD_OUT)
+
+
+def test_lower_regret_than_tpe_and_random_after_10_trials() -> None:
+    methods = {
+        "meta": lambda t, s: MetaSampler(trained(), seed=s,
+                                         task_features=FAMILY.task(t).meta_features),
+        "tpe": lambda t, s: make_sampler("tpe", s),
+        "random": lambda t, s: make_sampler("random", s),
+    }
+    regret = {name: np.array([search(t, make(t, s))[9] for t in HELD_OUT for s in range(3)])
+              for name, make in methods.items()}
+    print({name: (round(float(r.mean()), 3), round(float(r.std()), 3))
+           for name, r in regret.items()})
+    assert regret["meta"].mean() < regret["tpe"].mean() - 0.1
+    assert regret["meta"].mean() < regret["random"].mean() - 0.1
+
+
+def test_first_trials_are_the_portfolio() -> None:
+    model = trained()
+    features = FAMILY.task(HELD_OUT[0]).meta_features
+    sampler = MetaSampler(model, seed=0, task_features=features, n_warmstart=4)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=6)
+    chosen: Any = model.get("portfolio")
+    portfolio = chosen.configs(4, TaskContext(meta_features=features))
+    tried = [SPACE.unflatten(t.params) for t in study.trials[:4]]
+    assert [SPACE.encode(c).tolist() for c in tried] == \
+        [SPACE.encode(c).tolist() for c in portfolio]
+
+
+def _keys(study: optuna.Study) -> list[tuple[float, ...]]:
+    return [config_key(SPACE.encode(SPACE.unflatten(t.params))) for t in study.trials]
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite", "journal"])
+def test_no_duplicate_configs_with_two_threads(storage: str, tmp_path: Path) -> None:
+    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    stores: dict[str, Any] = {
+        "memory": lambda: None,
+        "sqlite": lambda: RDBStorage(f"sqlite:///{tmp_path / 'study.db'}"),
+        "journal": lambda: JournalStorage(JournalFileBackend(str(tmp_path / "journal.log"))),
+    }
+    sampler = MetaSampler(trained().without("surrogate"), seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler,
+                                storage=stores[storage]())
+    study.optimize(objective(FAMILY.task(HELD_OUT[1])), n_trials=12, n_jobs=2)
+    keys = _keys(study)
+    assert len(keys) == 12 and len(set(keys)) == 12
+
+
+WORKER = """
+import sys, optuna, warnings
+from metasearch.families import get_family
+from metasearch.samplers._meta_sampler import MetaSampler
+storage, folder, task_id, seed = sys.argv[1:5]
+family = get_family("synthetic")
+task = family.task(task_id)
+sampler = MetaSampler.from_warehouse(family="synthetic", model=folder, seed=int(seed))
+assert sampler.model is not None
+study = optuna.load_study(study_name="shared", storage=storage, sampler=sampler)
+study.optimize(lambda t: task.final_value(family.space.suggest(t)), n_trials=5)
+"""
+
+
+def test_two_worker_processes_share_an_rdb_storage(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    trained().without("surrogate").save(folder)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, storage, str(folder),
+                                 HELD_OUT[2], str(seed)]) for seed in (1, 2)]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0]
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert len(study.trials) == 10
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert len(set(_keys(study))) == 10
+
+
+def test_enqueued_trials_are_evaluated_as_enqueued() -> None:
+    full = SPACE.flatten(SPACE.sample(np.random.default_rng(5)))
+    study = optuna.create_study(direction="maximize", sampler=MetaSampler(trained(), seed=0))
+    study.enqueue_trial(full)
+    study.enqueue_trial({"lr": 0.0123, "optimizer": "sgd"})
+    study.optimize(objective(FAMILY.task(HELD_OUT[3])), n_trials=3)
+    assert study.trials[0].params == full
+    partial = study.trials[1].params
+    assert partial["lr"] == 0.0123 and partial["optimizer"] == "sgd" and "momentum" in partial
+    SPACE.unflatten(partial)  # a valid configuration of the space
+
+
+class Spy(optuna.samplers.RandomSampler):
+    """A fallback that records which parameters it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.asked: list[str] = []
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str,
+                           param_distribution: Any) -> Any:
+        self.asked.append(param_name)
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+def test_parameters_outside_the_space_come_from_the_fallback() -> None:
+    spy = Spy()
+    study = optuna.create_study(direction="maximize",
+                                sampler=MetaSampler(trained(), seed=0, fallback=spy))
+    task: Any = FAMILY.task(HELD_OUT[4])
+
+    def run(trial: optuna.Trial) -> float:
+        extra = trial.suggest_float("extra", -1.0, 1.0)
+        return task.final_value(SPACE.suggest(trial)) - 0.01 * extra**2
+
+    study.optimize(run, n_trials=7)
+    assert spy.asked.count("extra") == 7
+    assert set(spy.asked) == {"extra"}  # the model proposed every parameter of its space
+
+
+def test_failed_and_pruned_trials_are_handled() -> None:
+    study = optuna.create_study(direction="maximize", sampler=MetaSampler(trained(), seed=0))
+    task: Any = FAMILY.task(HELD_OUT[5])
+
+    def run(trial: optuna.Trial) -> float:
+        value = task.final_value(SPACE.suggest(trial))
+        if trial.number % 3 == 1:
+            raise optuna.TrialPruned()
+        if trial.number % 3 == 2:
+            raise RuntimeError("diverged")
+        return value
+
+    study.optimize(run, n_trials=9, catch=(RuntimeError,))
+    assert len(study.trials) == 9 and len(set(_keys(study))) == 9
+
+
+def test_multi_objective_is_refused() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=MetaSampler(trained()))
+    with pytest.raises(ValueError, match="multi-objective"):
+        study.optimize(lambda t: (t.suggest_float("lr", 1e-5, 1.0, log=True), 0.0),
+                       n_trials=1)
+
+
+def test_unknown_family_cold_starts_with_a_warning() -> None:
+    with pytest.warns(ColdStartWarning, match="nope"):
+        sampler = MetaSampler.from_warehouse(family="nope", seed=0)
+    assert sampler.model is None
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=3)
+    assert len(study.trials) == 3
+
+
+def test_missing_or_corrupt_model_cold_starts(tmp_path: Path) -> None:
+    with pytest.warns(ColdStartWarning, match="no meta-model"):
+        cold = MetaSampler.from_warehouse(tmp_path / "w.db", family="synthetic",
+                                          model=tmp_path / "missing")
+    assert cold.model is None
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "metadata.json").write_text(json.dumps({"not": "a model"}))
+    with pytest.warns(ColdStartWarning, match="cannot be used"):
+        assert MetaSampler.from_warehouse(family="synthetic", model=broken).model is None
+
+
+def test_from_warehouse_loads_a_saved_model(tmp_path: Path) -> None:
+    trained().without("surrogate").save(tmp_path / "models" / "synthetic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        sampler = MetaSampler.from_warehouse(tmp_path / "warehouse.db", family="synthetic")
+    assert sampler.model is not None and sampler.model.get("portfolio") is not None
+
+
+def _proposals(sampler: MetaSampler, n: int) -> list[dict[str, Any]]:
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=n)
+    return [t.params for t in study.trials]
+
+
+def test_seeded_runs_repeat_and_reseeding_changes_them() -> None:
+    model = trained().without("surrogate", "portfolio")
+    first = _proposals(MetaSampler(model, seed=3), 3)
+    assert _proposals(MetaSampler(model, seed=3), 3) == first
+    reseeded = MetaSampler(model, seed=3)
+    reseeded.reseed_rng()
+    assert _proposals(reseeded, 3) != first
+
+
+@pytest.mark.parametrize("off", [(), ("portfolio",), ("portfolio", "surrogate"),
+                                 ("portfolio", "prior", "surrogate"),
+                                 ("portfolio", "surrogate", "rgpe"),
+                                 ("portfolio", "prior", "surrogate", "rgpe")])
+def test_every_ablation_searches_without_repeats(off: tuple[str, ...]) -> None:
+    sampler = MetaSampler(trained().without(*off), seed=0, n_warmstart=2)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    task: Any = FAMILY.task(HELD_OUT[1])
+    study.optimize(lambda t: -task.final_value(SPACE.suggest(t)), n_trials=5)
+    assert len(set(_keys(study))) == 5
+
+
+def test_a_fixed_value_outside_the_model_space_is_kept() -> None:
+    study = optuna.create_study(direction="maximize", sampler=MetaSampler(trained(), seed=0))
+    study.enqueue_trial({"width": 4096})
+    study.optimize(lambda t: float(t.suggest_int("width", 8, 8192, log=True)
+                                   + t.suggest_float("lr", 1e-5, 1.0, log=True)), n_trials=2)
+    assert study.trials[0].params["width"] == 4096
+
+
+def test_the_sampler_pickles() -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(MetaSampler(trained().without("surrogate"), seed=1)))
+    assert copy.model is not None
+    study = optuna.create_study(direction="maximize", sampler=copy)
+    study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=2, n_jobs=2)
