@@ -29,6 +29,8 @@ def families(
     out = Output(json_mode)
     names = [family] if family else family_names()
     found = [get_family(name) for name in names]
+    for where, why in load_errors().items():  # on stderr, so --json output stays clean
+        out.err.print(f"warning: {where} failed to load: {why}", highlight=False)
     if json_mode:
         out.json([{**f.describe(), "tasks": _tasks(f)} for f in found])
         return
@@ -50,8 +52,6 @@ def families(
             rows = [[t["id"], *t["meta_features"].values()] for t in _tasks(fam)]
             columns = ["task", *next(iter(_tasks(fam)))["meta_features"]] if rows else ["task"]
             out.table(f"{fam.name} tasks", columns, rows)
-    for where, why in load_errors().items():
-        out.err.print(f"warning: {where} failed to load: {why}")
 
 
 def _tasks(fam: Any) -> list[dict[str, Any]]:
