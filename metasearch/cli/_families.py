@@ -30,7 +30,7 @@ def families(
     names = [family] if family else family_names()
     found = [get_family(name) for name in names]
     for where, why in load_errors().items():  # on stderr, so --json output stays clean
-        out.err.print(f"warning: {where} failed to load: {why}", highlight=False)
+        out.err.print(f"warning: {where} failed to load: {why}", highlight=False, soft_wrap=True)
     if json_mode:
         out.json([{**f.describe(), "tasks": _tasks(f)} for f in found])
         return
