@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits
 
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
@@ -24,13 +23,6 @@ from metasearch.metamodel._features import (
 from metasearch.spaces import Float, SearchSpace
 
 FAMILY = get_family("synthetic")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread() -> Iterator[None]:
-    """The matrices here are small: extra BLAS threads only fight over a busy machine's cores."""
-    with threadpool_limits(1):
-        yield
 
 
 def _task(task_id: str) -> Any:

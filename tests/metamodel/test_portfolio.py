@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
@@ -17,13 +16,6 @@ from metasearch.metamodel import MetaDataset, TaskContext
 from metasearch.metamodel._portfolio import Portfolio, greedy_order
 
 FAMILY = get_family("synthetic")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread() -> Iterator[None]:
-    """The matrices here are small: extra BLAS threads only fight over a busy machine's cores."""
-    with threadpool_limits(1):
-        yield
 
 
 def _task(task_id: str) -> Any:

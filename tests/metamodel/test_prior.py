@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
@@ -21,13 +20,6 @@ from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
 from metasearch.spaces import Categorical, CellSpace, Float, Int, SearchSpace
 
 FAMILY = get_family("synthetic")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread() -> Iterator[None]:
-    """The matrices here are small: extra BLAS threads only fight over a busy machine's cores."""
-    with threadpool_limits(1):
-        yield
 
 
 def _task(task_id: str) -> Any:
