@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from synthetic_data import evaluated_dataset
 
 from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset
@@ -11,18 +11,7 @@ from metasearch.metamodel import MetaDataset
 
 def synthetic_dataset(n_tasks: int = 12, n_trials: int = 60, seed: int = 0) -> MetaDataset:
     """``n_trials`` random configurations evaluated at full budget on each of ``n_tasks``."""
-    family = get_family("synthetic")
-    rng = np.random.default_rng(seed)
-    results, features = {}, {}
-    for task_id in family.task_ids()[:n_tasks]:
-        task = family.task(task_id)
-        configs = [family.space.sample(rng) for _ in range(n_trials)]
-        results[task_id] = [task.evaluate(c, device="cpu", seed=seed) for c in configs]
-        features[task_id] = task.meta_features
-    return MetaDataset.from_results(
-        family=family.name, space=family.space, direction=family.direction,
-        max_budget=family.max_budget, results=results, meta_features=features,
-    )
+    return evaluated_dataset(get_family("synthetic").task_ids()[:n_tasks], n_trials, seed)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_data import evaluated_dataset
 
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
@@ -36,17 +37,8 @@ LINE = SearchSpace(params=(Float("x", 0.0, 1.0),))
 
 
 def _dataset(task_ids: list[str], n_trials: int, seed: int) -> MetaDataset:
-    """Random configurations of each synthetic task, evaluated (like the conftest's helper)."""
-    rng = np.random.default_rng(seed)
-    results, features = {}, {}
-    for task_id in task_ids:
-        task = _task(task_id)
-        configs = [FAMILY.space.sample(rng) for _ in range(n_trials)]
-        results[task_id] = [task.evaluate(c, device="cpu", seed=seed) for c in configs]
-        features[task_id] = task.meta_features
-    return MetaDataset.from_results(family=FAMILY.name, space=FAMILY.space,
-                                    direction=FAMILY.direction, max_budget=FAMILY.max_budget,
-                                    results=results, meta_features=features)
+    """Random configurations of each synthetic task, evaluated (the shared builder)."""
+    return evaluated_dataset(task_ids, n_trials, seed)
 
 
 @functools.cache

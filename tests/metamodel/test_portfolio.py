@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from synthetic_data import evaluated_dataset
 
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
@@ -30,17 +31,8 @@ N_TRAIN, N_HELD_OUT, N_TRIALS = 20, 10, 60
 
 
 def _dataset(task_ids: list[str], seed: int) -> MetaDataset:
-    """``N_TRIALS`` random configurations of each task, evaluated (like the conftest's helper)."""
-    rng = np.random.default_rng(seed)
-    results, features = {}, {}
-    for task_id in task_ids:
-        task = _task(task_id)
-        configs = [FAMILY.space.sample(rng) for _ in range(N_TRIALS)]
-        results[task_id] = [task.evaluate(c, device="cpu", seed=seed) for c in configs]
-        features[task_id] = task.meta_features
-    return MetaDataset.from_results(family=FAMILY.name, space=FAMILY.space,
-                                    direction=FAMILY.direction, max_budget=FAMILY.max_budget,
-                                    results=results, meta_features=features)
+    """``N_TRIALS`` random configurations of each task, evaluated (the shared builder)."""
+    return evaluated_dataset(task_ids, N_TRIALS, seed)
 
 
 @functools.cache

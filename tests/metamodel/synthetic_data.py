@@ -1,0 +1,30 @@
+"""Meta-datasets from the synthetic family: real evaluations, milliseconds per trial.
+
+A plain module (not the conftest) so that test modules can import it by name; pytest puts
+this folder on ``sys.path`` because it holds a conftest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from metasearch.families import get_family
+from metasearch.metamodel import MetaDataset
+
+
+def evaluated_dataset(task_ids: Sequence[str], n_trials: int, seed: int = 0) -> MetaDataset:
+    """``n_trials`` random configurations of each task in ``task_ids``, at full budget."""
+    family = get_family("synthetic")
+    rng = np.random.default_rng(seed)
+    results, features = {}, {}
+    for task_id in task_ids:
+        task = family.task(task_id)
+        configs = [family.space.sample(rng) for _ in range(n_trials)]
+        results[task_id] = [task.evaluate(c, device="cpu", seed=seed) for c in configs]
+        features[task_id] = task.meta_features
+    return MetaDataset.from_results(
+        family=family.name, space=family.space, direction=family.direction,
+        max_budget=family.max_budget, results=results, meta_features=features,
+    )
