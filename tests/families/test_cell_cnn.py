@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from family_helpers import family_module, run_python, task_data
 
 from metasearch.errors import SpaceError
 from metasearch.families import TaskFamily, get_family
 
-ROOT = Path(__file__).resolve().parents[2]
 # The first ids, pinned: the warehouse remembers trials by task id, so they must never change.
 PINNED_IDS = [
     "digits", "digits-c01234", "digits-c56789", "digits-c02468", "digits-c13579", "digits-c012",
@@ -70,32 +65,15 @@ def family() -> TaskFamily:
     return get_family("cell-cnn")
 
 
-def _module(family: TaskFamily) -> Any:
-    """The family file's module (loaded by path by the registry)."""
-    return sys.modules[type(family).__module__]
 
 
-def _run_python(code: str) -> Any:
-    """Run ``code`` in a fresh interpreter from the repository root; parse what it prints."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _data(family: TaskFamily, task_id: str) -> Any:
-    """The task's split data (a family-specific attribute, so untyped here)."""
-    task: Any = family.task(task_id)
-    return task.data
 
 
 def _n_params(family: TaskFamily, cell: str, channels: int = 8) -> int:
     cell_space = family.space.cells[0]
-    model = _module(family).build_network(cell_space.parse(cell), channels, 1, 10)
+    model = family_module(family).build_network(cell_space.parse(cell), channels, 1, 10)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -121,7 +99,7 @@ def test_listing_and_meta_features_do_not_import_torch(family: TaskFamily) -> No
         "print(json.dumps({'torch': 'torch' in sys.modules, 'ids': family.task_ids(),\n"
         "                  'features': features}))\n"
     )
-    out = _run_python(code)
+    out = run_python(code)
     assert out["torch"] is False
     # The other process saw the same tasks, with the same data behind them.
     assert out["ids"] == family.task_ids()
@@ -144,7 +122,7 @@ def test_meta_features_are_finite_and_tell_tasks_apart(family: TaskFamily) -> No
 def test_splits_are_disjoint_stratified_normalised_and_deterministic(
     family: TaskFamily, task_id: str
 ) -> None:
-    data = _data(family, task_id)
+    data = task_data(family, task_id)
     train, valid, test = data.rows
     everything = np.concatenate([train, valid, test])
     assert len(np.unique(everything)) == len(everything)  # no image in two splits
@@ -156,20 +134,21 @@ def test_splits_are_disjoint_stratified_normalised_and_deterministic(
         assert x.shape == (len(y), 1, side, side) and x.dtype == np.float32
         assert set(y) == set(range(data.n_classes))
     assert abs(float(data.x_train.mean())) < 1e-4 and abs(float(data.x_train.std()) - 1) < 1e-3
-    again = _data(type(family)(), task_id)  # a fresh family: data rebuilt from the id alone
+    again = task_data(type(family)(), task_id)  # a fresh family: data rebuilt from the id alone
     for name in ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(again, name), getattr(data, name))
 
 
 def test_variants_change_what_their_id_says(family: TaskFamily) -> None:
-    base = _data(family, "digits")
+    base = task_data(family, "digits")
     assert base.x_train.shape[1:] == (1, 8, 8) and base.n_classes == 10
-    assert _data(family, "digits-side16").side == 16 and _data(family, "digits-side4").side == 4
-    assert _data(family, "digits-c358").n_classes == 3
-    assert len(_data(family, "digits-n150").y_train) == 150
-    assert len(_data(family, "digits-n150").y_valid) == len(base.y_valid)
+    assert task_data(family, "digits-side16").side == 16
+    assert task_data(family, "digits-side4").side == 4
+    assert task_data(family, "digits-c358").n_classes == 3
+    assert len(task_data(family, "digits-n150").y_train) == 150
+    assert len(task_data(family, "digits-n150").y_valid) == len(base.y_valid)
     # quarter turns keep every pixel; random rotations and noise change the pixels
-    spec = _module(family)._SPECS
+    spec = family_module(family)._SPECS
     plain, _ = spec["digits"].load()
     turned, _ = spec["digits-rot90"].load()
     np.testing.assert_array_equal(np.rot90(plain, axes=(1, 2)), turned)
@@ -210,7 +189,7 @@ def test_the_network_takes_every_resolution(family: TaskFamily, side: int) -> No
     import torch
 
     cell = family.space.cells[0].parse(CONV3)
-    model = _module(family).build_network(cell, 8, 1, 3)
+    model = family_module(family).build_network(cell, 8, 1, 3)
     assert model(torch.zeros(2, 1, side, side)).shape == (2, 3)
 
 
@@ -235,7 +214,7 @@ def test_the_all_none_cell_trains_at_chance(family: TaskFamily) -> None:
     result = family.task("digits-c358").evaluate({**GOOD, "cell": NONE}, 2, device="cpu")
     assert result.status == "complete" and len(result.curve) == 2
     # The head sees the same constant for every image, so it predicts one class.
-    y_valid = _data(family, "digits-c358").y_valid
+    y_valid = task_data(family, "digits-c358").y_valid
     assert result.curve[-1] <= np.bincount(y_valid).max() / len(y_valid) + 1e-9
 
 
@@ -251,7 +230,7 @@ def test_same_seed_same_curve_across_processes(family: TaskFamily) -> None:
         f"result = task.evaluate({GOOD!r}, 2, device='cpu', seed=7)\n"
         "print(json.dumps([*result.curve, result.test_value]))\n"
     )
-    assert tuple(_run_python(code)) == (*first.curve, first.test_value)
+    assert tuple(run_python(code)) == (*first.curve, first.test_value)
 
 
 @pytest.mark.parametrize(

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from family_helpers import run_python, task_data
 
 from metasearch.errors import SpaceError
 from metasearch.families import TaskFamily, get_family
 
-ROOT = Path(__file__).resolve().parents[2]
 FEW = ("iris", "wine-noise20-s1", "digits-sub300-s1", "gen-n800-d20-i6-c3-imb0.3-sep1-s4")
 GOOD = {
     "lr": 1e-2,
@@ -46,22 +42,8 @@ def family() -> TaskFamily:
     return get_family("tabular-mlp")
 
 
-def _run_python(code: str) -> Any:
-    """Run ``code`` in a fresh interpreter from the repository root; parse what it prints."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _data(family: TaskFamily, task_id: str) -> Any:
-    """The task's split data (a family-specific attribute, so untyped here)."""
-    task: Any = family.task(task_id)
-    return task.data
 
 
 # -- tasks and data ------------------------------------------------------------------------
@@ -88,7 +70,7 @@ def test_listing_and_meta_features_do_not_import_torch(family: TaskFamily) -> No
         "print(json.dumps({'torch': 'torch' in sys.modules, 'ids': family.task_ids(),\n"
         "                  'features': features}))\n"
     )
-    out = _run_python(code)
+    out = run_python(code)
     assert out["torch"] is False
     # The other process saw the same tasks, with the same data behind them.
     assert out["ids"] == family.task_ids()
@@ -110,7 +92,7 @@ def test_meta_features_are_finite_and_tell_tasks_apart(family: TaskFamily) -> No
 def test_splits_are_disjoint_stratified_standardized_and_deterministic(
     family: TaskFamily, task_id: str
 ) -> None:
-    data = _data(family, task_id)
+    data = task_data(family, task_id)
     train, valid, test = data.rows
     everything = np.concatenate([train, valid, test])
     assert len(np.unique(everything)) == len(everything)  # no row in two splits
@@ -119,15 +101,15 @@ def test_splits_are_disjoint_stratified_standardized_and_deterministic(
     for labels in (data.y_train, data.y_valid, data.y_test):
         assert set(labels) == set(range(data.n_classes))
     np.testing.assert_allclose(data.x_train.mean(axis=0), 0.0, atol=1e-5)
-    again = _data(type(family)(), task_id)  # a fresh family: data rebuilt from the id alone
+    again = task_data(type(family)(), task_id)  # a fresh family: data rebuilt from the id alone
     for name in ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(again, name), getattr(data, name))
 
 
 def test_variants_differ_from_their_base(family: TaskFamily) -> None:
-    base = _data(family, "wine")
-    noisy = _data(family, "wine-noise20-s1")
-    fewer = _data(family, "wine-feat30-s1")
+    base = task_data(family, "wine")
+    noisy = task_data(family, "wine-noise20-s1")
+    fewer = task_data(family, "wine-feat30-s1")
     assert fewer.x_train.shape[1] < base.x_train.shape[1]
     assert noisy.x_train.shape == base.x_train.shape
     assert family.task("wine").meta_features != family.task("wine-noise20-s1").meta_features
@@ -147,7 +129,7 @@ def test_a_sane_config_learns_and_reports_every_epoch(family: TaskFamily) -> Non
     assert all(0.0 <= v <= 1.0 for v in result.curve)
     assert reports == list(enumerate(result.curve, start=1))
     assert result.test_value is not None and 0.0 <= result.test_value <= 1.0
-    y_valid = _data(family, "wine").y_valid
+    y_valid = task_data(family, "wine").y_valid
     majority = np.bincount(y_valid).max() / len(y_valid)
     assert result.curve[-1] > majority + 0.2
     assert result.device == "cpu" and result.cost_s > 0
@@ -165,7 +147,7 @@ def test_same_seed_same_curve_across_processes(family: TaskFamily) -> None:
         f"result = task.evaluate({GOOD!r}, 3, device='cpu', seed=7)\n"
         "print(json.dumps(list(result.curve)))\n"
     )
-    assert tuple(_run_python(code)) == first.curve
+    assert tuple(run_python(code)) == first.curve
     other = task.evaluate(GOOD, 3, device="cpu", seed=8)
     assert (other.curve, other.test_value) != (first.curve, first.test_value)
 
