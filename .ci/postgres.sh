@@ -3,11 +3,12 @@
 #
 # Installs PostgreSQL from Debian's packages when it is missing, starts the distribution's
 # cluster on 127.0.0.1, and creates a user and a database owned by it (each test makes its own
-# schema inside). Everything it says goes to stderr; stdout carries exactly one line,
+# schema inside). Everything it says goes to stderr; stdout carries one line,
 #
 #   export METASEARCH_TEST_POSTGRES_URL=postgresql+psycopg://...
 #
-# so that `.ci/run` can do `eval "$(bash .ci/postgres.sh)"`. Running it again is harmless:
+# (and, when this script started the server, `export METASEARCH_TEST_PG_STARTED='15 main'`, so
+# that the caller can stop it again) for `.ci/run` to source. Running it again is harmless:
 # a running server and an existing user or database are reused. Needs root (or sudo).
 set -euo pipefail
 exec 3>&1 1>&2
@@ -31,10 +32,21 @@ version=$(ls -d /usr/lib/postgresql/*/bin/postgres | cut -d/ -f5 | sort -n | tai
 if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main"' | grep -q .; then
   as_root pg_createcluster "$version" main
 fi
+started=0
 port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3}')
 if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' \
     | grep -q online; then
-  as_root pg_ctlcluster "$version" main start -- -o "-c listen_addresses=127.0.0.1"
+  # The server must inherit no pipe of ours (fd 3 is the caller's stdout, and a CI runner may
+  # pass more): a daemon holding one open keeps whoever reads it waiting for end-of-file.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec </dev/null
+    as_root pg_ctlcluster "$version" main start -- -o "-c listen_addresses=127.0.0.1"
+  )
+  started=1
 fi
 for _ in $(seq 1 30); do
   pg_isready -q -h 127.0.0.1 -p "$port" && break
@@ -53,4 +65,7 @@ if [[ -z $(psql_su "-tAc \"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'\""
 fi
 
 echo "PostgreSQL $version listening on 127.0.0.1:$port, database $PG_DB, user $PG_USER"
+if (( started )); then
+  echo "export METASEARCH_TEST_PG_STARTED='$version main'" >&3
+fi
 echo "export METASEARCH_TEST_POSTGRES_URL=postgresql+psycopg://$PG_USER:$PG_PASSWORD@127.0.0.1:$port/$PG_DB" >&3
