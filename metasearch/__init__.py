@@ -8,13 +8,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["MetaSampler", "__version__"]
+__all__ = ["MetaPruner", "MetaSampler", "__version__"]
 
 
 def __getattr__(name: str) -> object:
-    """``metasearch.MetaSampler`` without making ``import metasearch`` load Optuna."""
-    if name == "MetaSampler":
-        from metasearch.samplers import MetaSampler
+    """``metasearch.MetaSampler`` and ``MetaPruner`` without making the import load Optuna."""
+    if name in ("MetaSampler", "MetaPruner"):
+        import metasearch.samplers
 
-        return MetaSampler
+        return getattr(metasearch.samplers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from metasearch.cli import _families, _metatrain, _run, _warehouse
+from metasearch.cli import _families, _metatrain, _run, _suggest, _warehouse
 
 __all__ = ["app", "main"]
 
@@ -28,6 +28,7 @@ app.command("evaluate")(_run.evaluate)
 app.command("run")(_run.run)
 app.add_typer(_warehouse.app, name="warehouse")
 app.command("meta-train")(_metatrain.meta_train)
+app.command("suggest")(_suggest.suggest)
 
 
 def main() -> None:

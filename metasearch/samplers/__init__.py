@@ -1,4 +1,4 @@
-"""Everything that speaks Optuna: the task objective, cold-start samplers, and (later) the
+"""Everything that speaks Optuna: the task objective, cold-start samplers, and the
 meta-learned MetaSampler and MetaPruner."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from metasearch.samplers._study import (
 
 __all__ = [
     "ColdStartWarning",
+    "MetaPruner",
     "MetaSampler",
     "ResultHook",
     "TaskObjective",
@@ -23,11 +24,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """MetaSampler loads on first use (it imports optuna and scipy, about a second)."""
+    """MetaSampler and MetaPruner load on first use (they import optuna and scipy, a second)."""
     if name == "MetaSampler":
         from metasearch.samplers._meta_sampler import MetaSampler
 
         return MetaSampler
+    if name == "MetaPruner":
+        from metasearch.samplers._meta_pruner import MetaPruner
+
+        return MetaPruner
     if name == "ColdStartWarning":
         from metasearch.samplers._meta_loading import ColdStartWarning
 

@@ -171,6 +171,11 @@ class MetaSampler(BaseSampler):
         """The meta-model in use, or None when cold-starting."""
         return self._model
 
+    @property
+    def n_warmstart(self) -> int:
+        """How many of a study's first trials come from the warm-start portfolio (at most)."""
+        return self._n_warmstart if self._portfolio is not None else 0
+
     # -- Optuna's sampler API ---------------------------------------------------------------
 
     def reseed_rng(self) -> None:

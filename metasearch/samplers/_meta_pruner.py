@@ -1,0 +1,159 @@
+"""MetaPruner: the meta-learned curve model behind Optuna's pruner API.
+
+A trial is stopped when the curve model, given what the trial has reported so far, its
+configuration, and the study's other trials, finds it unlikely to beat the study's best.
+Like MetaSampler, the pruner reads the study afresh on every call and keeps no per-study
+state, so one instance serves any number of threads, processes and studies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.pruners import BasePruner
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.samplers._meta_loading import resolve_model
+from metasearch.samplers._meta_support import encode_flat
+
+__all__ = ["MetaPruner"]
+
+_logger = optuna.logging.get_logger(__name__)
+
+
+def _curve(trial: FrozenTrial, width: int) -> np.ndarray:
+    """The trial's reported values in step order, NaN-padded (or cut) to ``width`` points."""
+    values = [trial.intermediate_values[s] for s in sorted(trial.intermediate_values)]
+    row = np.full(width, np.nan)
+    shown = np.asarray(values[:width], dtype=np.float64)
+    row[: len(shown)] = np.where(np.isfinite(shown), shown, np.nan)
+    return row
+
+
+class MetaPruner(BasePruner):
+    """An Optuna pruner that stops trials the meta-learned curve model expects to lose.
+
+    At each reported step the curve model (a deep ensemble meta-trained on the warehouse's
+    curves, see :class:`~metasearch.metamodel.curves.CurveModel`) predicts the distribution
+    of the trial's final value from its curve so far, its configuration, the task's
+    meta-features and the study's finished trials and their curves. The trial is pruned when
+    the probability that its final value beats the study's best is below
+    ``1 - confidence``. Nothing is pruned before ``min_epochs`` reported steps, before
+    ``min_finished`` trials have completed (there is no best to beat), or once the trial has
+    reported the model's full budget.
+
+    Without a curve model (cold start, or a model trained without one), and for trials whose
+    parameters are not a configuration of the model's space, the decision goes to
+    ``fallback`` (Optuna's ``MedianPruner`` with the same warm-up by default), so the pruner
+    is always sound.
+
+    Args:
+        model: the meta-model of the task's family; None for cold start.
+        task_features: the task's meta-features (sharpen the prediction).
+        min_epochs: reported steps before any decision.
+        confidence: how sure the model must be that the trial will not beat the best; the
+            trial is pruned when ``P(final better than best) < 1 - confidence``.
+        min_finished: completed trials needed before anything is pruned.
+        fallback: the pruner used where the curve model cannot judge.
+    """
+
+    def __init__(
+        self,
+        model: MetaModel | None = None,
+        *,
+        task_features: Mapping[str, float] | None = None,
+        min_epochs: int = 3,
+        confidence: float = 0.95,
+        min_finished: int = 1,
+        fallback: BasePruner | None = None,
+    ) -> None:
+        if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 1:
+            raise ValueError(f"min_epochs must be an integer >= 1, got {min_epochs!r}")
+        if not 0.5 <= confidence < 1.0:
+            raise ValueError(f"confidence must be in [0.5, 1), got {confidence!r}")
+        if min_finished < 1:
+            raise ValueError(f"min_finished must be >= 1, got {min_finished!r}")
+        self._model = model
+        self._curves = model.get("curves") if model is not None else None
+        self._features = dict(task_features) if task_features is not None else None
+        self._min_epochs = min_epochs
+        self._confidence = confidence
+        self._min_finished = min_finished
+        self._fallback = fallback if fallback is not None else optuna.pruners.MedianPruner(
+            n_startup_trials=max(min_finished, 5), n_warmup_steps=min_epochs - 1)
+
+    @classmethod
+    def from_warehouse(
+        cls,
+        path_or_url: str | Path | None = None,
+        *,
+        family: str,
+        task_features: Mapping[str, float] | None = None,
+        model: MetaModel | str | Path | None = None,
+        **kwargs: Any,
+    ) -> MetaPruner:
+        """The pruner for ``family`` with its model from the warehouse's ``models/<family>``.
+
+        As :meth:`MetaSampler.from_warehouse`: with no usable model it warns once
+        (:class:`~metasearch.samplers.ColdStartWarning`) and falls back, it never raises.
+        """
+        return cls(resolve_model(path_or_url, family, model), task_features=task_features,
+                   **kwargs)
+
+    @property
+    def model(self) -> MetaModel | None:
+        """The meta-model in use, or None when cold-starting."""
+        return self._model
+
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        probability = self.probability_better(study, trial)
+        if probability is None:
+            return self._fallback.prune(study, trial)
+        return probability < 1.0 - self._confidence
+
+    def probability_better(self, study: Study, trial: FrozenTrial) -> float | None:
+        """P(the trial's final value beats the study's best), or None where the model can't say.
+
+        Returns 1.0 (never prune) while the trial is inside its warm-up, before enough trials
+        have finished, or once its curve is complete; None where the curve model does not
+        apply (no model, or parameters outside its space), which defers to ``fallback``.
+        """
+        if self._model is None or self._curves is None or len(study.directions) > 1:
+            return None
+        seen = len(trial.intermediate_values)
+        width = self._model.max_budget
+        if seen < self._min_epochs or seen >= width:
+            return 1.0
+        x = encode_flat(self._model.space, trial.params)
+        if x is None:
+            return None
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.values is not None and math.isfinite(t.values[0])]
+        if len(done) < self._min_finished:
+            return 1.0
+        rows, scores, curves = [], [], []
+        for other in done:
+            encoded = encode_flat(self._model.space, other.params)
+            if encoded is not None:
+                rows.append(encoded)
+                scores.append(sign * float(other.values[0]))
+                curves.append(sign * _curve(other, width))
+        best = max(sign * float(t.values[0]) for t in done)
+        context = TaskContext(
+            meta_features=self._features,
+            x=np.stack(rows) if rows else np.zeros((0, len(x))),
+            scores=np.asarray(scores, dtype=np.float64),
+        )
+        support_curves = np.stack(curves) if curves else None
+        prefix = sign * _curve(trial, width)
+        probability = self._curves.prob_better(prefix[None, :], x[None, :], best, context,
+                                               support_curves)
+        return float(probability[0])
