@@ -1,11 +1,16 @@
-"""Suite-wide fixtures: no test ever writes into the checkout's shipped warehouse."""
+"""Suite-wide fixtures: no test ever writes into the checkout's shipped warehouse, and
+PostgreSQL schemas of their own for the tests that talk to a real server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+POSTGRES_ENV = "METASEARCH_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,3 +29,36 @@ def _private_warehouse(tmp_path_factory: pytest.TempPathFactory,
     path = tmp_path_factory.mktemp("warehouse") / "warehouse.db"
     monkeypatch.setenv("METASEARCH_WAREHOUSE", str(path))
     yield path
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[Callable[[], str]]:
+    """A factory of fresh PostgreSQL schemas, each as a URL that selects it; all dropped after.
+
+    Skips the test when ``METASEARCH_TEST_POSTGRES_URL`` is not set (``.ci/postgres.sh``
+    starts a server and prints it). The schema is chosen through ``search_path`` in the URL,
+    so subprocesses given the URL connect to the same schema.
+    """
+    import sqlalchemy
+
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set (`bash .ci/postgres.sh` prints it)")
+    admin = sqlalchemy.create_engine(base)
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        url = sqlalchemy.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    try:
+        yield make
+    finally:
+        with admin.begin() as conn:
+            for schema in made:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
