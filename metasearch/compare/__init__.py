@@ -1,0 +1,58 @@
+"""Comparison: held-out tasks searched by metasearch and by baselines; metrics and the report.
+
+The metrics are pure functions of the per-trial ``runs`` table (one row per trial of every
+(task, method, seed) run, :data:`RUN_COLUMNS`) and the per-run ``costs`` table
+(:data:`COST_COLUMNS`), so a report can be recomputed from its CSVs. matplotlib is imported only
+when a report is written.
+"""
+
+from __future__ import annotations
+
+from metasearch.compare._metrics import (
+    COST_COLUMNS,
+    DEFAULT_KS,
+    RUN_COLUMNS,
+    add_regret,
+    average_rank,
+    bootstrap_ci,
+    effective_ks,
+    holm,
+    incumbent_curve,
+    normalized_regret,
+    rank_curve,
+    regret_at,
+    regret_curve,
+    regret_matrix,
+    speedup,
+    task_bounds,
+    trials_to_target,
+    validate_runs,
+    wilcoxon_vs,
+)
+from metasearch.compare._report import cost_summary, summarize, summary_table, write_report
+
+__all__ = [
+    "COST_COLUMNS",
+    "DEFAULT_KS",
+    "RUN_COLUMNS",
+    "add_regret",
+    "average_rank",
+    "bootstrap_ci",
+    "cost_summary",
+    "effective_ks",
+    "holm",
+    "incumbent_curve",
+    "normalized_regret",
+    "rank_curve",
+    "regret_at",
+    "regret_curve",
+    "regret_matrix",
+    "speedup",
+    "summarize",
+    "summary_table",
+    "task_bounds",
+    "trials_to_target",
+    "validate_runs",
+    "wilcoxon_vs",
+    "write_report",
+]

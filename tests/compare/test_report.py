@@ -1,0 +1,69 @@
+"""The report folder: self-contained HTML, a round-tripping summary.json and the raw CSVs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metasearch.compare import RUN_COLUMNS, summarize, write_report
+
+PROTOCOL = {"families": ["toy"], "test tasks": ["task0", "task1", "task2", "task3"],
+            "budget": 20, "seeds": [0, 1, 2], "methods": ["metasearch", "tpe", "random"],
+            "commands": ["metasearch compare --family toy <script>"]}
+
+
+@pytest.fixture(scope="module")
+def report(runs: pd.DataFrame, costs: pd.DataFrame,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    summary = summarize(runs, costs, method_of_interest="metasearch",
+                        baselines=["tpe", "random"], reference="tpe", n_boot=200)
+    out = tmp_path_factory.mktemp("report")
+    write_report(out, runs, costs, summary, title="Toy <comparison>", protocol=PROTOCOL)
+    return out, summary
+
+
+def test_report_files_exist(report: tuple[Path, dict]) -> None:
+    out, _ = report
+    for name in ("report.html", "summary.json", "runs.csv", "costs.csv"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_html_is_self_contained(report: tuple[Path, dict]) -> None:
+    page = (report[0] / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 4
+    assert "src=\"http" not in page and "<script" not in page
+    for name in ("metasearch", "tpe", "random", "task0", "&lt;script&gt;"):
+        assert name in page
+    assert "Toy &lt;comparison&gt;" in page  # escaped
+
+
+def test_summary_json_round_trips(report: tuple[Path, dict]) -> None:
+    out, summary = report
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def test_runs_csv_keeps_every_row_and_column(report: tuple[Path, dict],
+                                             runs: pd.DataFrame) -> None:
+    back = pd.read_csv(report[0] / "runs.csv")
+    assert set(RUN_COLUMNS) <= set(back.columns)
+    assert len(back) == len(runs)
+
+
+def test_summary_recomputes_from_csv(report: tuple[Path, dict]) -> None:
+    out, summary = report
+    again = summarize(pd.read_csv(out / "runs.csv"), pd.read_csv(out / "costs.csv"),
+                      method_of_interest="metasearch", baselines=["tpe", "random"],
+                      reference="tpe", n_boot=200)
+    assert again == summary  # CSV floats round-trip exactly
+
+
+def test_import_does_not_load_matplotlib() -> None:
+    code = "import sys, metasearch.compare; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
