@@ -117,7 +117,25 @@ class Candidates:
 
     def draw(self, configs: list[dict[str, Any]], rng: np.random.Generator
              ) -> list[dict[str, Any]]:
-        """``configs`` with the fixed parameters imposed (those that no longer fit are dropped)."""
+        """``configs`` with the fixed parameters imposed (those that no longer fit are dropped).
+
+        ``configs`` must be valid configurations (the prior's and the space's draws are). With
+        nothing fixed, each is its own completion, so only the draws :meth:`complete` would
+        make are made (keeping the random stream, hence seeded proposals, as they were) and
+        the costly flatten-and-validate round trip is skipped.
+        """
+        if not self.fixed:
+            sizes = [len(d.choices) if isinstance(d, CategoricalDistribution) else 0
+                     for d in self.space.distributions().values()
+                     if isinstance(d, (CategoricalDistribution, FloatDistribution,
+                                       IntDistribution))]
+            for _ in configs:  # the draws uniform_flat makes, in its order
+                for size in sizes:
+                    if size:
+                        rng.integers(size)
+                    else:
+                        rng.random()
+            return [dict(config) for config in configs]
         out = []
         for config in configs:
             try:
@@ -134,8 +152,10 @@ class Acquisition:
     Args:
         predictor: the surrogate adapted to the support set, with ``predict(x)``; or None.
         prior: the learned prior, with ``log_density(x, context)``; or None.
-        context: the task context the prior is weighted by.
-        beta: piBO's prior strength; the prior's exponent is ``beta / n``.
+        context: the task context the prior is weighted by and the predictor conditioned on
+            (the support set's conditioning subset); EI improves on its best predicted mean.
+        beta: piBO's prior strength; the prior's exponent is ``beta / n``, ``n`` counting every
+            finished support trial.
     """
 
     predictor: Any | None
@@ -149,9 +169,10 @@ class Acquisition:
         n = max(support.n_ok, 1)
         if self.predictor is not None:
             mean, std = self.predictor.predict(x)
-            if support.n_ok:
-                best = float(np.max(self.predictor.predict(support.x[np.isfinite(
-                    support.scores)])[0]))
+            ok = np.isfinite(np.asarray(self.context.scores, dtype=np.float64))
+            if support.n_ok and ok.any():
+                seen = np.asarray(self.context.x, dtype=np.float64)[ok]
+                best = float(np.max(self.predictor.predict(seen)[0]))
                 total += log_expected_improvement(np.asarray(mean), np.asarray(std), best)
             else:
                 total += np.asarray(mean)  # nothing to improve on yet: the predicted best

@@ -1,0 +1,176 @@
+"""Seconds per suggestion at 10, 100 and 1,000 finished trials: MetaSampler against Optuna's.
+
+    python benchmarks/suggestion_time.py [--quick] [--json] [--trials 10 100 1000] [--reps R]
+
+Every sampler gets its own in-memory study of the ``synthetic`` family pre-filled with the same
+``n`` finished trials (uniform configurations of the family's space valued by one task's
+noise-free ``final_value``; all complete, so TPE and GP model from 10 trials on). A timed
+suggestion is
+what a worker does before training: ``study.ask()`` and ``space.suggest(trial)``. The trial is
+then left RUNNING, as it is while it trains, so every timed suggestion sees exactly ``n``
+finished trials (and the earlier timed ones as running trials, which every sampler here either
+ignores or only avoids re-proposing). Suggestions of all samplers are interleaved round-robin,
+so a load change on a shared machine affects them alike. One untimed suggestion per sampler
+warms up lazy imports and caches. GPSampler gets fewer repetitions at 1,000 trials (it is
+slow there). Prints a Markdown table (or JSON) of median and p95 seconds per suggestion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optuna
+
+TRIALS = (10, 100, 1000)
+TASK = "synthetic-02"  # a held-out task of the shipped model's split
+SAMPLERS = ("MetaSampler", "TPE (multivariate, group)", "TPE (default)", "GPSampler")
+
+
+def _samplers(seed: int) -> dict[str, Callable[[], optuna.samplers.BaseSampler]]:
+    from metasearch.families import get_family
+    from metasearch.metamodel import MetaModel
+    from metasearch.samplers import make_sampler
+    from metasearch.samplers._meta_sampler import MetaSampler
+    from metasearch.warehouse import default_path
+
+    space = get_family("synthetic").space
+    model = MetaModel.load(default_path().parent / "models" / "synthetic", space)
+    return {
+        "MetaSampler": lambda: MetaSampler(model, seed=seed),
+        "TPE (multivariate, group)": lambda: make_sampler("tpe", seed),
+        "TPE (default)": lambda: optuna.samplers.TPESampler(seed=seed),
+        "GPSampler": lambda: optuna.samplers.GPSampler(seed=seed),
+    }
+
+
+def finished_trials(n: int, seed: int = 0) -> list[optuna.trial.FrozenTrial]:
+    """``n`` complete trials of uniform configurations of the synthetic space."""
+    from metasearch.families import get_family
+
+    family = get_family("synthetic")
+    space, task = family.space, family.task(TASK)
+    value: Any = task.final_value  # type: ignore[attr-defined]  # the synthetic family's own
+    dists = space.distributions()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        flat = space.flatten(space.sample(rng))
+        out.append(optuna.trial.create_trial(
+            params=flat, distributions={k: dists[k] for k in flat},
+            value=value(space.unflatten(flat)),
+        ))
+    return out
+
+
+def _suggest(study: optuna.Study, space: Any) -> float:
+    start = time.perf_counter()
+    trial = study.ask()
+    space.suggest(trial)
+    return time.perf_counter() - start  # left RUNNING: the next suggestion sees n finished
+
+
+def time_suggestions(n: int, reps: int, gp_reps: int, seed: int = 0
+                     ) -> dict[str, list[float]]:
+    """Seconds of each timed suggestion per sampler, interleaved round-robin."""
+    from metasearch.families import get_family
+
+    space = get_family("synthetic").space
+    trials = finished_trials(n, seed)
+    studies = {}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning of multivariate TPE and GP
+        for name, make in _samplers(seed).items():
+            study = optuna.create_study(direction="maximize", sampler=make())
+            study.add_trials(trials)
+            _suggest(study, space)  # warm-up
+            studies[name] = study
+        times: dict[str, list[float]] = {name: [] for name in studies}
+        for rep in range(reps):
+            for name, study in studies.items():
+                if name == "GPSampler" and rep >= gp_reps:
+                    continue
+                times[name].append(_suggest(study, space))
+    return times
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    return float(np.median(values)), float(np.percentile(values, 95))
+
+
+def measure(trial_counts: tuple[int, ...], quick: bool, reps: int | None = None
+            ) -> list[dict[str, Any]]:
+    """One record per trial count: median and p95 seconds of every sampler."""
+    records = []
+    for n in trial_counts:
+        r = reps or (5 if quick else 20)
+        gp_reps = min(r, 3 if quick else 8) if n >= 1000 else r
+        times = time_suggestions(n, r, gp_reps)
+        records.append({"trials": n, "reps": {k: len(v) for k, v in times.items()},
+                        "seconds": {k: _stats(v) for k, v in times.items()}})
+    return records
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rows_of(records: list[dict[str, Any]], peak_mb: float | None) -> list[dict[str, Any]]:
+    """The run_all protocol's rows: MetaSampler against multivariate TPE at each count."""
+    out = []
+    for rec in records:
+        sec = rec["seconds"]
+        meta, tpe = sec["MetaSampler"], sec["TPE (multivariate, group)"]
+        detail = ", ".join(f"{name} {med * 1e3:.1f}/{p95 * 1e3:.1f} ms"
+                           for name, (med, p95) in sec.items())
+        out.append({"path": f"suggestion, {rec['trials']} trials", "baseline": "TPE",
+                    "ratio": meta[0] / tpe[0],
+                    "detail": f"median/p95: {detail}", "peak_mb": peak_mb})
+    return out
+
+
+def run_all_rows(quick: bool) -> list[dict[str, Any]]:
+    """Rows for ``benchmarks/run_all`` (see the README): one per trial count."""
+    return rows_of(measure(TRIALS, quick), _peak_mb())
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    """A Markdown table: median / p95 milliseconds per sampler and trial count."""
+    head = "| finished trials | " + " | ".join(SAMPLERS) + " | MetaSampler / TPE (median) |"
+    lines = [head, "| ---: |" + " ---: |" * (len(SAMPLERS) + 1)]
+    for rec in records:
+        sec, reps = rec["seconds"], rec["reps"]
+        cells = [f"{sec[s][0] * 1e3:.1f} / {sec[s][1] * 1e3:.1f} (n={reps[s]})"
+                 for s in SAMPLERS]
+        ratio = sec["MetaSampler"][0] / sec["TPE (multivariate, group)"][0]
+        lines.append(f"| {rec['trials']} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 repetitions instead of 20")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--trials", type=int, nargs="+", default=list(TRIALS))
+    parser.add_argument("--reps", type=int, default=None, help="timed suggestions per sampler")
+    args = parser.parse_args()
+    records = measure(tuple(args.trials), args.quick, args.reps)
+    if args.json:
+        print(json.dumps({"records": records, "rows": rows_of(records, _peak_mb()),
+                          "load": os.getloadavg()}, indent=2))
+        return
+    print(f"median / p95 ms per suggestion (ask + space.suggest); "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(table(records))
+
+
+if __name__ == "__main__":
+    main()
