@@ -1,0 +1,137 @@
+"""``metasearch compare``: metasearch against cold- and warm-start baselines on held-out tasks."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from metasearch.cli._output import Output
+from metasearch.cli._warehouse import WAREHOUSE
+from metasearch.errors import MetasearchError
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise MetasearchError(f"an empty list: {text!r}")
+    return items
+
+
+def _command(plan: Any, warehouse: str | None, model: Path | None, seed: int, device: str,
+             storage: str | None) -> str:
+    """The command that reruns exactly this comparison (every choice spelled out)."""
+    args = ["metasearch", "compare", "--family", plan.family,
+            "--test-tasks", ",".join(plan.test), "--train-tasks", ",".join(plan.train),
+            "--methods", ",".join(plan.methods), "--seeds", str(plan.seeds),
+            "--budget", str(plan.budget), "--seed", str(seed), "--device", device]
+    if plan.protocol.get("leave_one_out"):
+        args = [a for a in args[:4]] + ["--leave-one-out"] + args[8:]
+    for flag, value in (("--warehouse", warehouse), ("--model", model),
+                        ("--storage", storage)):
+        if value is not None:
+            args += [flag, str(value)]
+    return shlex.join(args)
+
+
+def compare(
+    family: str | None = typer.Option(None, "--family", "-f", help="Task family to compare "
+                                      "on (its tasks and warehouse data)."),
+    train_tasks: str | None = typer.Option(None, "--train-tasks", help="Comma-separated "
+                                           "tasks to meta-train on (default: every stored "
+                                           "task that is not a test task)."),
+    test_tasks: str | None = typer.Option(None, "--test-tasks", help="Comma-separated "
+                                          "held-out tasks to search (default: a seeded 20%)."),
+    leave_one_out: bool = typer.Option(False, "--leave-one-out", help="Every task is a test "
+                                       "task once, searched with a model meta-trained on all "
+                                       "the others."),
+    methods: str | None = typer.Option(None, "--methods", help="Comma-separated (default "
+                                       "all): metasearch, no-warmstart, no-prior, "
+                                       "no-surrogate, rgpe-surrogate, no-pruner, random, tpe, "
+                                       "gp, cmaes, ws-cmaes, ws-tpe."),
+    seeds: int = typer.Option(10, "--seeds", help="Seeds per (task, method)."),
+    budget: int = typer.Option(50, "--budget", help="Trials per run."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL shared by "
+                                       "several machines (default: a journal file in --out)."),
+    model: Path | None = typer.Option(None, "--model", help="A meta-model to use instead of "
+                                      "meta-training here; its split must hold out every "
+                                      "test task."),
+    out: Path = typer.Option(Path("compare-out"), "--out", help="Output folder: report.html, "
+                             "summary.json, runs.csv, costs.csv, studies and models."),
+    quick: bool = typer.Option(False, "--quick", help="A first look in about two minutes: "
+                               "synthetic family, 4 held-out tasks, 3 seeds, 20 trials, 7 methods."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the task split and meta-training."),
+    device: str = typer.Option("cpu", "--device", help="Where trials train: cpu, cuda, "
+                               "cuda:N."),
+    warehouse: str | None = WAREHOUSE,
+    json_mode: bool = typer.Option(False, "--json", help="Print summary.json instead of the "
+                                   "table."),
+) -> None:
+    """Search held-out tasks with metasearch and baselines; write an HTML report and CSVs."""
+    from metasearch.compare import summarize, summary_table, write_report
+    from metasearch.compare._methods import METHODS
+    from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds
+    from metasearch.compare._runner import plan_compare
+    from metasearch.evaluation import parse_device
+    from metasearch.warehouse import Warehouse
+
+    parse_device(device)
+    n_test = None
+    if quick:
+        family = family or "synthetic"
+        seeds, budget, n_test = QUICK["seeds"], QUICK["budget"], QUICK["n_test"]
+        methods = methods or ",".join(QUICK["methods"])
+        jobs = max(jobs, 2)
+    if family is None:
+        raise MetasearchError("--family is required (or --quick)")
+    if jobs < 1:
+        raise MetasearchError(f"--jobs must be >= 1, got {jobs}")
+    output = Output(json_mode)
+    started = time.perf_counter()
+    plan = plan_compare(
+        family=family, warehouse=warehouse, out=out, train=_split_list(train_tasks),
+        test=_split_list(test_tasks), leave_one_out=leave_one_out,
+        methods=_split_list(methods), seeds=seeds, budget=budget, storage=storage,
+        model=model, seed=seed, device=device, n_test=n_test, on_status=output.line)
+    output.line(f"{family}: {len(plan.train)} train / {len(plan.test)} test tasks, "
+                f"{len(plan.methods)} methods x {seeds} seeds x {budget} trials = "
+                f"{len(plan.units)} runs in {jobs} process(es); studies in {plan.storage}")
+    with output.progress(len(plan.units), "runs") as bar:
+        def advance(unit: object, outcome: str) -> None:
+            bar.update(bar.task_ids[0], advance=1,
+                       status=f"{getattr(unit, 'method', '')} on {getattr(unit, 'task', '')}")
+
+        counts = execute(plan, jobs=jobs, on_done=advance)
+    with Warehouse.open(warehouse) as store:
+        bounds = known_bounds(store, family, plan.test)
+    runs, costs, unfinished = collect_runs(plan, bounds)
+    if runs.empty:
+        raise MetasearchError("no run has finished yet (all are in progress elsewhere)")
+    if unfinished:
+        output.line(f"{unfinished} runs are unfinished or running on another machine; the "
+                    "report covers the finished ones (run the same command again later)")
+    focus = "metasearch" if "metasearch" in plan.methods else plan.methods[0]
+    baselines = [m for m in plan.methods if METHODS[m].group in ("cold-start", "warm-start")
+                 and m != focus]
+    reference = "tpe" if "tpe" in plan.methods else (baselines[0] if baselines else focus)
+    summary = summarize(runs, costs, method_of_interest=focus, baselines=baselines,
+                        reference=reference)
+    plan.protocol["commands"] = [_command(plan, warehouse, model, seed, device, storage)]
+    plan.protocol["outcomes"] = counts
+    plan.protocol["seconds"] = round(time.perf_counter() - started, 1)
+    report = write_report(out, runs, costs, summary, title=f"metasearch compare: {family}",
+                          protocol=plan.protocol)
+    if json_mode:
+        output.json(summary)
+        return
+    table = summary_table(summary)
+    output.table(f"{family}: normalized regret on {len(plan.test)} held-out tasks "
+                 f"(mean [95% CI] over tasks x {seeds} seeds)", table[0], table[1:])
+    output.line(f"report: {report}  (runs.csv, costs.csv, summary.json beside it); "
+                f"{time.perf_counter() - started:.0f}s")

@@ -1,0 +1,501 @@
+"""Running a comparison: the held-out protocol, one Optuna study per (task, method, seed) run.
+
+The protocol, as HPO-B's: a meta-model used on a test task was fitted on training tasks only
+(meta-trained here, or loaded and checked against its recorded split); every method gets the
+same budget of trials, the same seeds (trial ``n`` of seed ``s`` trains with seed
+``s * 10_000 + n`` whatever the method) and nothing of the test task but its meta-features
+before the search starts. Values are normalized per task by the best and worst value known
+(the warehouse's trials of the task, or its table, merged with every run's values): the
+test tasks' stored trials are used for this scaling only, never for fitting.
+
+Each run is a study in one Optuna storage (a journal file under the output folder, or
+``--storage`` URL shared by several machines), so an interrupted comparison resumes where it
+stopped, and machines that share the storage split the runs between them: a run is claimed by
+the first host that starts it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metasearch.compare._methods import METHODS, WarmStart
+from metasearch.errors import MetasearchError
+
+__all__ = ["ComparePlan", "RunUnit", "collect_runs", "execute", "known_bounds", "plan_compare"]
+
+CLAIM_ATTR = "compare:host"
+SUGGEST_ATTR = "compare:suggest_s"
+SEED_STRIDE = 10_000
+QUICK: dict[str, Any] = {
+    "budget": 20, "seeds": 3, "n_test": 4,
+    "methods": ("metasearch", "no-warmstart", "no-surrogate", "random", "tpe", "ws-tpe",
+                "ws-cmaes"),
+}
+"""``--quick``: the synthetic family, small enough for about two minutes on two cores."""
+
+
+@dataclass(frozen=True)
+class RunUnit:
+    """One (task, method, seed) run: everything a worker process needs, picklable."""
+
+    family: str
+    task: str
+    method: str
+    seed: int
+    budget: int
+    storage: str
+    model_dir: str | None
+    task_features: dict[str, float] | None
+    warm: WarmStart | None
+    device: str = "cpu"
+
+    @property
+    def study_name(self) -> str:
+        return f"compare/{self.family}/{self.task}/{self.method}/seed={self.seed}"
+
+
+@dataclass
+class ComparePlan:
+    """What a comparison runs, and the protocol it records."""
+
+    family: str
+    train: list[str]
+    test: list[str]
+    methods: list[str]
+    seeds: int
+    budget: int
+    storage: str
+    out: Path
+    units: list[RunUnit] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)  # test task -> model folder
+    meta_train_s: dict[str, float] = field(default_factory=dict)  # model folder -> seconds
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+def _family_tasks(store: Any, family: str) -> list[str]:
+    if not store.has_family(family):
+        raise MetasearchError(
+            f"family {family!r} has no data in warehouse {store.url}: fill it first "
+            f"(`metasearch warehouse build --family {family}` or `warehouse import`)")
+    return sorted(t.name for t in store.tasks(family))
+
+
+def choose_tasks(stored: Sequence[str], registered: Sequence[str], train: Sequence[str] | None,
+                 test: Sequence[str] | None, seed: int, n_test: int | None = None
+                 ) -> tuple[list[str], list[str]]:
+    """The train and test tasks: as given, else a seeded split of the stored tasks.
+
+    Test tasks must be tasks of the family (they are searched); train tasks must be in the
+    warehouse (they are learned from). With only ``test`` given, every other stored task is a
+    training task; with neither, a seeded 20% of the stored tasks (at least one) are held out.
+
+    Raises:
+        MetasearchError: unknown tasks, or a task in both lists.
+    """
+    unknown_test = sorted(set(test or ()) - set(registered))
+    if unknown_test:
+        raise MetasearchError(f"test tasks {unknown_test} are not tasks of the family")
+    unknown_train = sorted(set(train or ()) - set(stored))
+    if unknown_train:
+        raise MetasearchError(f"train tasks {unknown_train} have no trials in the warehouse")
+    if test is None:
+        from metasearch.metamodel import TaskSplit
+
+        pool = sorted(set(stored) & set(registered) - set(train or ()))
+        if len(pool) < 2:
+            raise MetasearchError("need --test-tasks: fewer than 2 stored tasks to split")
+        fraction = (n_test / len(pool)) if n_test else 0.2
+        split = TaskSplit.make(pool, seed=seed, validation=0.0, test=fraction)
+        test = list(split.test) or [split.train[-1]]
+    if train is None:
+        train = [t for t in stored if t not in set(test)]
+    both = sorted(set(train) & set(test))
+    if both:
+        raise MetasearchError(f"tasks {both} are both train and test tasks: not held out")
+    if not train:
+        raise MetasearchError("no training tasks left to meta-train on")
+    return sorted(train), sorted(test)
+
+
+def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, seed: int,
+                 device: str) -> tuple[str, float]:
+    """Meta-train on ``train`` (15% of them validate) and save; reuse a folder fitted alike."""
+    from metasearch.metamodel import MetaModel, TaskSplit
+    from metasearch.metamodel._source import load_dataset, warehouse_snapshot
+
+    if (folder / "metadata.json").exists():
+        try:
+            old = MetaModel.load(folder)
+            if sorted(old.split.seen) == sorted(train) and old.info.get("seed") == seed:
+                return str(folder), float(old.info.get("total_seconds", 0.0))
+        except MetasearchError:
+            pass  # a corrupt or partial model: fit it again
+    start = time.perf_counter()
+    data = load_dataset(store, family, tasks=list(train))
+    split = TaskSplit.make(list(train), seed=seed, validation=0.15, test=0.0)
+    model = MetaModel.train(data, split, seed=seed, device=device)
+    seconds = time.perf_counter() - start
+    model.info.update({"warehouse": warehouse_snapshot(store, family), "seed": seed,
+                       "total_seconds": seconds, "device": device})
+    model.save(folder)
+    return str(folder), seconds
+
+
+def _check_loaded(model_dir: Path, family: str, test: Sequence[str]) -> tuple[str, float]:
+    """A given model folder, refused unless it is of ``family`` and held every test task out."""
+    from metasearch.metamodel import MetaModel
+
+    model = MetaModel.load(model_dir)
+    if model.family != family:
+        raise MetasearchError(f"--model {model_dir} is a model of family {model.family!r}, "
+                              f"not {family!r}")
+    model.split.check_held_out(test)
+    return str(model_dir), float(model.info.get("total_seconds", 0.0))
+
+
+def _warm_start(store: Any, family: str, model_dir: str, train: Sequence[str],
+                features: Mapping[str, float] | None, direction: str) -> WarmStart:
+    """The most similar training task (by the model's similarity) and its trials."""
+    from metasearch.metamodel import MetaModel, TaskContext
+    from metasearch.samplers._suggest import _similarity
+
+    model = MetaModel.load(model_dir)
+    similarity = _similarity(model)
+    chosen = sorted(train)[0]
+    if similarity is not None:
+        weights = similarity.weights(TaskContext(meta_features=features))
+        ids = list(similarity.task_ids)
+        ranked = [ids[i] for i in np.argsort(-weights, kind="stable") if ids[i] in set(train)]
+        chosen = ranked[0] if ranked else chosen
+    space = model.space
+    trials = store.trials(family, tasks=[chosen])
+    done = trials[(trials["status"] == "complete") & trials["final_value"].notna()]
+    done = done.sort_values("final_value", ascending=direction == "minimize")
+    flat = [space.flatten(space.validate(c)) for c in done["config"]]
+    values = done["final_value"].astype(float).tolist()
+    source = list(zip(flat, values, strict=True))[:500]
+    best: list[dict[str, Any]] = []
+    for params in flat:
+        if params not in best:
+            best.append(params)
+        if len(best) == 5:
+            break
+    return WarmStart(chosen, best, source)
+
+
+def plan_compare(
+    *,
+    family: str,
+    warehouse: str | None,
+    out: Path,
+    train: Sequence[str] | None = None,
+    test: Sequence[str] | None = None,
+    leave_one_out: bool = False,
+    methods: Sequence[str] | None = None,
+    seeds: int = 10,
+    budget: int = 50,
+    storage: str | None = None,
+    model: Path | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    n_test: int | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> ComparePlan:
+    """Check the protocol, meta-train what is needed, and list the runs.
+
+    Raises:
+        MetasearchError: an unknown family, task or method, a split that leaks a test task
+            into training, a given model that saw a test task, or a family without data.
+    """
+    from metasearch.families import get_family
+    from metasearch.warehouse import Warehouse
+
+    say = on_status or (lambda text: None)
+    fam = get_family(family)
+    chosen_methods = list(methods) if methods else list(METHODS)
+    unknown = [m for m in chosen_methods if m not in METHODS]
+    if unknown:
+        raise MetasearchError(f"unknown methods {unknown}: expected some of "
+                              f"{', '.join(METHODS)}")
+    if seeds < 1 or budget < 1:
+        raise MetasearchError(f"--seeds and --budget must be >= 1, got {seeds} and {budget}")
+    if leave_one_out and (train or test or model):
+        raise MetasearchError("--leave-one-out chooses the splits itself: drop --train-tasks, "
+                              "--test-tasks and --model")
+    out.mkdir(parents=True, exist_ok=True)
+    the_storage = storage or f"journal:{out / 'studies.journal'}"
+    with Warehouse.open(warehouse) as store:
+        stored = _family_tasks(store, family)
+        registered = fam.task_ids()
+        if leave_one_out:
+            train_tasks = stored
+            test_tasks = sorted(set(stored) & set(registered))
+        else:
+            train_tasks, test_tasks = choose_tasks(stored, registered, train, test, seed, n_test)
+        plan = ComparePlan(family, train_tasks, test_tasks, chosen_methods, seeds, budget,
+                           the_storage, out)
+        needs_model = any(METHODS[m].uses_model for m in chosen_methods)
+        if needs_model:
+            for task_id in test_tasks:
+                fit_on = [t for t in train_tasks if t != task_id]
+                if model is not None:
+                    folder, secs = _check_loaded(model, family, test_tasks)
+                elif leave_one_out:
+                    say(f"meta-training without {task_id} ({len(fit_on)} tasks)")
+                    folder, secs = _train_model(store, family, fit_on,
+                                                out / "models" / f"without-{task_id}", seed,
+                                                device)
+                else:
+                    if "shared" not in plan.models:
+                        say(f"meta-training on {len(fit_on)} training tasks")
+                        plan.models["shared"], secs = _train_model(
+                            store, family, fit_on, out / "models" / "shared", seed, device)
+                        plan.meta_train_s[plan.models["shared"]] = secs
+                    folder = plan.models["shared"]
+                    secs = plan.meta_train_s[folder]
+                plan.models[task_id] = folder
+                plan.meta_train_s[folder] = secs
+        plan.models.pop("shared", None)
+        for task_id in test_tasks:
+            features = dict(fam.task(task_id).meta_features) or None
+            warm = None
+            if any(METHODS[m].group == "warm-start" for m in chosen_methods):
+                warm = _warm_start(store, family, plan.models[task_id],
+                                   [t for t in train_tasks if t != task_id], features,
+                                   fam.direction)
+            for method in chosen_methods:
+                for s in range(seeds):
+                    plan.units.append(RunUnit(
+                        family, task_id, method, s, budget, the_storage,
+                        plan.models.get(task_id) if METHODS[method].uses_model else None,
+                        features, warm if METHODS[method].group == "warm-start" else None,
+                        device))
+    plan.protocol = {
+        "family": family, "train_tasks": train_tasks, "test_tasks": test_tasks,
+        "leave_one_out": leave_one_out, "methods": chosen_methods,
+        "method_descriptions": {m: METHODS[m].description for m in chosen_methods},
+        "seeds": seeds, "budget": budget, "storage": the_storage,
+        "models": sorted(set(plan.models.values())),
+        "model_given": str(model) if model else None,
+    }
+    return plan
+
+
+# -- executing ---------------------------------------------------------------------------------
+
+def open_storage(url: str) -> Any:
+    """An Optuna storage: ``journal:PATH`` is a journal file (multi-process safe), else RDB."""
+    import optuna
+
+    if url.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+    return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _model(folder: str | None) -> Any | None:
+    if folder is None:
+        return None
+    if folder not in _MODELS:
+        from metasearch.metamodel import MetaModel
+
+        _MODELS[folder] = MetaModel.load(folder)
+    return _MODELS[folder]
+
+
+def _worker_init() -> None:
+    """One thread per worker process: the jobs already use every core."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def finished_trials(study: Any) -> list[Any]:
+    """The study's finished trials in order, without those an interruption cut short."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+    return [t for t in study.get_trials(deepcopy=False, states=states)
+            if not t.user_attrs.get("compare:interrupted")]
+
+
+def run_unit(unit: RunUnit) -> str:
+    """Run (or resume) one run to its budget; ``done``, ``ran`` or ``elsewhere``."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from metasearch.compare._methods import TimedSampler, build_method
+    from metasearch.families import get_family
+    from metasearch.samplers import TaskObjective
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    task = get_family(unit.family).task(unit.task)
+    storage = open_storage(unit.storage)
+    sampler, pruner, enqueue = build_method(
+        unit.method, model=_model(unit.model_dir), space=task.family.space,
+        max_budget=task.family.max_budget, task_features=unit.task_features, seed=unit.seed,
+        warm=unit.warm)
+    timed = TimedSampler(sampler)
+    study = optuna.create_study(storage=storage, study_name=unit.study_name, sampler=timed,
+                                pruner=pruner or optuna.pruners.NopPruner(),
+                                direction=task.family.direction, load_if_exists=True)
+    host = socket.gethostname()
+    claimed = study.user_attrs.get(CLAIM_ATTR)
+    done = finished_trials(study)
+    if len(done) >= unit.budget:
+        return "done"
+    if claimed is not None and claimed != host:
+        return "elsewhere"
+    study.set_user_attr(CLAIM_ATTR, host)
+    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        # Left running by an interrupted process on this host: close it, and leave it out.
+        storage.set_trial_user_attr(stale._trial_id, "compare:interrupted", True)
+        storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
+    if not study.trials:
+        for params in enqueue:
+            study.enqueue_trial(params, skip_if_exists=True)
+    objective = TaskObjective(task, device=unit.device, seed=unit.seed * SEED_STRIDE)
+    spent = float(study.user_attrs.get(SUGGEST_ATTR, 0.0))
+    for _ in range(unit.budget - len(done)):
+        study.optimize(objective, n_trials=1)
+        spent += timed.seconds
+        timed.seconds = 0.0
+        study.set_user_attr(SUGGEST_ATTR, spent)
+    return "ran"
+
+
+def execute(plan: ComparePlan, jobs: int = 1,
+            on_done: Callable[[RunUnit, str], None] | None = None) -> dict[str, int]:
+    """Run every unit of ``plan`` (in ``jobs`` processes); count of each outcome."""
+    counts: dict[str, int] = {}
+    if plan.storage.startswith(("postgresql", "mysql", "sqlite")):
+        open_storage(plan.storage)  # create Optuna's tables once, before any worker
+    if jobs <= 1:
+        for unit in plan.units:
+            outcome = run_unit(unit)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if on_done is not None:
+                on_done(unit, outcome)
+        return counts
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                             initializer=_worker_init) as pool:
+        futures = {pool.submit(run_unit, unit): unit for unit in plan.units}
+        for future in as_completed(futures):
+            outcome = future.result()
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if on_done is not None:
+                on_done(futures[future], outcome)
+    return counts
+
+
+# -- collecting --------------------------------------------------------------------------------
+
+def known_bounds(store: Any, family: str, tasks: Sequence[str]) -> pd.DataFrame:
+    """Best and worst complete final value per task from the warehouse (and tabular tables)."""
+    from metasearch.families import get_family
+    from metasearch.families._tabular import TabularTask
+
+    fam = get_family(family)
+    sign = 1.0 if fam.direction == "maximize" else -1.0
+    rows: dict[str, dict[str, float]] = {}
+    if store.has_family(family):
+        trials = store.trials(family, tasks=[t for t in tasks
+                                             if t in {x.name for x in store.tasks(family)}])
+        done = trials[(trials["status"] == "complete") & trials["final_value"].notna()]
+        for task, values in done.groupby("task")["final_value"]:
+            v = values.to_numpy(dtype=np.float64)
+            rows[str(task)] = {"best": float((sign * v).max() * sign),
+                               "worst": float((sign * v).min() * sign)}
+    for task_id in tasks:
+        task = fam.task(task_id)
+        if isinstance(task, TabularTask):
+            table = task.table
+            finals = table.curves[~table.failed, -1]
+            finals = finals[np.isfinite(finals)]
+            if len(finals):
+                old = rows.get(task_id)
+                best, worst = (sign * finals).max() * sign, (sign * finals).min() * sign
+                if old is not None:
+                    best = max(best * sign, old["best"] * sign) * sign
+                    worst = min(worst * sign, old["worst"] * sign) * sign
+                rows[task_id] = {"best": float(best), "worst": float(worst)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["best", "worst"])
+
+
+def collect_runs(plan: ComparePlan, bounds: pd.DataFrame | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The ``runs`` and ``costs`` tables of every finished run, and how many are unfinished."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from metasearch.compare import add_regret, task_bounds
+    from metasearch.families import get_family
+
+    fam = get_family(plan.family)
+    storage = open_storage(plan.storage)
+    rows: list[dict[str, Any]] = []
+    costs: list[dict[str, Any]] = []
+    unfinished = 0
+    for unit in plan.units:
+        try:
+            study = optuna.load_study(study_name=unit.study_name, storage=storage)
+        except KeyError:
+            unfinished += 1
+            continue
+        trials = finished_trials(study)[: unit.budget]
+        if len(trials) < unit.budget:
+            unfinished += 1
+            continue
+        saved = 0
+        for i, trial in enumerate(trials, start=1):
+            state = {TrialState.COMPLETE: "complete", TrialState.FAIL: "failed",
+                     TrialState.PRUNED: "pruned"}[trial.state]
+            value = trial.value if trial.state == TrialState.COMPLETE else np.nan
+            cost = trial.user_attrs.get("cost_s")
+            if state == "pruned":
+                saved += fam.max_budget - len(trial.intermediate_values)
+                if cost is None and trial.datetime_start and trial.datetime_complete:
+                    cost = (trial.datetime_complete - trial.datetime_start).total_seconds()
+            rows.append({"family": unit.family, "task": unit.task, "method": unit.method,
+                         "seed": unit.seed, "trial": i, "value": value, "incumbent": np.nan,
+                         "regret": np.nan, "state": state,
+                         "cost_s": np.nan if cost is None else float(cost),
+                         "epochs": len(trial.intermediate_values)})
+        trial_costs = [r["cost_s"] for r in rows[-len(trials):]]
+        costs.append({
+            "method": unit.method, "task": unit.task, "seed": unit.seed,
+            "meta_train_s": plan.meta_train_s.get(unit.model_dir, 0.0) if unit.model_dir else 0.0,
+            "suggest_s_mean": float(study.user_attrs.get(SUGGEST_ATTR, 0.0)) / len(trials),
+            "trial_s_mean": float(np.nanmean(trial_costs)) if np.isfinite(trial_costs).any()
+            else np.nan,
+            "pruned_epochs_saved": saved,
+        })
+    runs = pd.DataFrame(rows)
+    if runs.empty:
+        return runs, pd.DataFrame(costs), unfinished
+    limits = task_bounds(runs, fam.direction, known=bounds)
+    return add_regret(runs, limits), pd.DataFrame(costs), unfinished
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

@@ -1,0 +1,157 @@
+"""``metasearch compare``: the held-out protocol, the runs, resuming, and the files it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from metasearch.cli import app
+from metasearch.compare._runner import choose_tasks, collect_runs, execute, plan_compare
+from metasearch.compare._runner import open_storage, run_unit
+from metasearch.errors import MetasearchError
+from metasearch.families import get_family
+
+runner = CliRunner()
+FAMILY = get_family("synthetic")
+IDS = [f"synthetic-{i:02d}" for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    db = str(tmp_path_factory.mktemp("compare") / "w.db")
+    built = runner.invoke(app, ["warehouse", "build", "--family", "synthetic", "--tasks", "8",
+                                "--trials", "30", "--warehouse", db])
+    assert built.exit_code == 0, built.output
+    return db
+
+
+def test_choose_tasks_refuses_a_leaking_split() -> None:
+    with pytest.raises(MetasearchError, match="both train and test"):
+        choose_tasks(IDS, IDS, train=IDS[:5], test=IDS[4:6], seed=0)
+    with pytest.raises(MetasearchError, match="not tasks of the family"):
+        choose_tasks(IDS, IDS, train=None, test=["nope"], seed=0)
+    with pytest.raises(MetasearchError, match="no trials in the warehouse"):
+        choose_tasks(IDS[:4], IDS, train=IDS[3:6], test=IDS[6:], seed=0)
+
+
+def test_default_split_holds_out_and_trains_on_the_rest() -> None:
+    train, test = choose_tasks(IDS, IDS, train=None, test=None, seed=3)
+    assert test and not set(train) & set(test) and sorted(train + test) == IDS
+    assert (train, test) == choose_tasks(IDS, IDS, train=None, test=None, seed=3)
+
+
+def test_a_model_that_saw_a_test_task_is_refused(warehouse: str, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": IDS[:5], "validation": IDS[5:6], "test": IDS[6:]}))
+    trained = runner.invoke(app, ["meta-train", "-f", "synthetic", "--warehouse", warehouse,
+                                  "--components", "portfolio", "--split", str(split),
+                                  "--out", str(model_dir), "--device", "cpu", "--json"])
+    assert trained.exit_code == 0, trained.output
+    with pytest.raises(MetasearchError, match="not held out"):
+        plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "out",
+                     test=[IDS[5], IDS[6]], model=model_dir, methods=["metasearch"])
+    plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "out",
+                        test=IDS[6:], model=model_dir, methods=["random"], seeds=1, budget=1)
+    assert plan.test == IDS[6:]
+
+
+def test_unknown_methods_and_bad_budgets_are_refused(warehouse: str, tmp_path: Path) -> None:
+    with pytest.raises(MetasearchError, match="unknown methods"):
+        plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path, methods=["sgd"])
+    with pytest.raises(MetasearchError, match="must be >= 1"):
+        plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path, budget=0)
+    with pytest.raises(MetasearchError, match="no data in warehouse"):
+        plan_compare(family="synthetic", warehouse=str(tmp_path / "empty.db"), out=tmp_path)
+
+
+def _runs(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "runs.csv")
+
+
+def test_compare_end_to_end_writes_the_report(warehouse: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["compare", "--family", "synthetic", "--warehouse", warehouse, "--test-tasks",
+            ",".join(IDS[6:]), "--methods", "metasearch,no-warmstart,random,tpe,ws-tpe,ws-cmaes",
+            "--seeds", "2", "--budget", "6", "--out", str(out), "--jobs", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for name in ("report.html", "summary.json", "runs.csv", "costs.csv"):
+        assert (out / name).exists()
+    runs = _runs(out)
+    assert {"family", "task", "method", "seed", "trial", "value", "incumbent", "regret",
+            "state", "cost_s"} <= set(runs.columns)
+    assert len(runs) == 2 * 6 * 2 * 6
+    assert runs.groupby(["task", "method", "seed"])["trial"].apply(list).map(
+        lambda t: t == [1, 2, 3, 4, 5, 6]).all()
+    assert runs["regret"].between(0, 1).all()
+    # the incumbent never gets worse (maximize) and regret never rises, run by run
+    for _, run in runs.groupby(["task", "method", "seed"]):
+        assert run["regret"].is_monotonic_decreasing
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["methods"][0] == "metasearch" or "metasearch" in summary["methods"]
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "ws-cmaes" in html
+
+    # ws-tpe starts from the most similar training task's best configuration
+    first = runs[(runs["method"] == "ws-tpe") & (runs["trial"] == 1)]
+    assert first["state"].eq("complete").all()
+
+    # a second run resumes: every study is finished, nothing is trained again
+    storage = open_storage(f"journal:{out / 'studies.journal'}")
+    before = sum(s.n_trials for s in optuna.get_all_study_summaries(storage))
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    after = sum(s.n_trials for s in optuna.get_all_study_summaries(storage))
+    assert before == after
+    pd.testing.assert_frame_equal(_runs(out), runs)
+
+
+def test_an_interrupted_run_resumes_without_the_cut_trial(warehouse: str,
+                                                           tmp_path: Path) -> None:
+    plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
+                        test=[IDS[7]], methods=["tpe"], seeds=1, budget=5)
+    unit = plan.units[0]
+    storage = open_storage(unit.storage)
+    study = optuna.create_study(storage=storage, study_name=unit.study_name,
+                                direction="maximize")
+    study.set_user_attr("compare:host", __import__("socket").gethostname())
+    study.optimize(lambda t: FAMILY.space.suggest(t)["lr"], n_trials=2)
+    study.ask()  # a trial left running by a killed process
+    assert run_unit(unit) == "ran"
+    runs, _, unfinished = collect_runs(plan)
+    assert unfinished == 0 and list(runs["trial"]) == [1, 2, 3, 4, 5]
+    assert len(optuna.load_study(study_name=unit.study_name, storage=storage).trials) == 6
+    assert execute(plan) == {"done": 1}
+
+
+def test_same_seed_same_first_trial_across_methods_without_a_model(warehouse: str,
+                                                                   tmp_path: Path) -> None:
+    plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
+                        test=[IDS[7]], methods=["random"], seeds=2, budget=2)
+    execute(plan)
+    runs, _, _ = collect_runs(plan)
+    again = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "b",
+                         test=[IDS[7]], methods=["random"], seeds=2, budget=2)
+    execute(again)
+    runs_b, _, _ = collect_runs(again)
+    pd.testing.assert_series_equal(runs["value"], runs_b["value"])
+
+
+def _quick_args(out: Path) -> list[str]:
+    return ["compare", "--quick", "--out", str(out)]
+
+
+@pytest.mark.slow
+def test_quick_end_to_end_on_the_shipped_warehouse(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.delenv("METASEARCH_WAREHOUSE", raising=False)  # the shipped one, read only
+    result = runner.invoke(app, _quick_args(tmp_path))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_tasks"] == 4 and summary["n_seeds"] == 3
