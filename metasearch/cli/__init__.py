@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from metasearch.cli import _families, _metatrain, _run, _suggest, _warehouse
+from metasearch.cli import _compare, _families, _metatrain, _run, _suggest, _warehouse
 
 __all__ = ["app", "main"]
 
@@ -29,6 +29,7 @@ app.command("run")(_run.run)
 app.add_typer(_warehouse.app, name="warehouse")
 app.command("meta-train")(_metatrain.meta_train)
 app.command("suggest")(_suggest.suggest)
+app.command("compare")(_compare.compare)
 
 
 def main() -> None:
@@ -47,10 +48,9 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors (typer may vendor click: no import here)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
