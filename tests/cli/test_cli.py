@@ -103,3 +103,9 @@ def test_evaluate_prints_the_curve() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["status"] == "complete" and len(data["curve"]) == 5
+
+
+def test_a_usage_error_is_clicks_message_and_exit_2() -> None:
+    code, _, err = _main(["run", "--no-such-option"])
+    assert code == 2
+    assert "No such option" in err and "Traceback" not in err
