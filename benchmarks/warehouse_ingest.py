@@ -14,7 +14,10 @@ Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mb
 
 from metasearch.spaces import Categorical, Float, Int, SearchSpace
 from metasearch.warehouse import FamilySpec, RunSpec, TrialData, Warehouse
@@ -96,6 +100,26 @@ def measure(url: str, trials: list[TrialData], batch: int, single: int) -> dict[
             "read_trials_s": read_trials, "trial_rows": len(frame)}
 
 
+def run_all_rows(quick: bool) -> list[dict[str, object]]:
+    """Rows for ``benchmarks/run_all``: bulk ingest (many trials per transaction) against one
+    trial per transaction, on SQLite, measured in a fresh subprocess for its peak memory."""
+    points = 50_000 if quick else 1_000_000
+    done = subprocess.run(
+        [sys.executable, __file__, "--points", str(points), "--single", "50", "--row"],
+        capture_output=True, text=True, check=True,
+    )
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    single = r["steps"] / (r["single_ms"] / 1000)
+    return [{
+        "path": f"warehouse ingest, SQLite, {points:,} curve points",
+        "baseline": "one trial per transaction",
+        "ratio": r["points_per_s"] / single,
+        "detail": f"{r['points_per_s']:,.0f} vs {single:,.0f} points/s; read all curves "
+                  f"{r['read_curves_s']:.2f} s",
+        "peak_mb": f"{r['peak_mb']:.0f} RSS",
+    }]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000, help="Curve points in all.")
@@ -105,8 +129,15 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=200, help="One-trial writes timed.")
     parser.add_argument("--postgres", default=os.environ.get("METASEARCH_TEST_POSTGRES_URL"),
                         help="PostgreSQL URL (default $METASEARCH_TEST_POSTGRES_URL).")
+    parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     trials = make_trials(args.points // args.steps, args.steps, args.tasks, seed=0)
+    if args.row:  # one SQLite measurement as JSON, for run_all_rows
+        with tempfile.TemporaryDirectory() as folder:
+            row = measure(str(Path(folder) / "bench.db"), trials, args.batch, args.single)
+        peak = peak_rss_mb()
+        print(json.dumps({**row, "steps": args.steps, "peak_mb": peak}))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         rows.append(("SQLite", measure(str(Path(folder) / "bench.db"), trials, args.batch,

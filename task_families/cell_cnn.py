@@ -51,6 +51,14 @@ CELLS_PER_STAGE = 1
 full evaluation must take seconds on a CPU (hundreds of configurations x every task)."""
 
 EPOCHS = 10
+
+STACK_ON_CPU = False
+"""Whether :meth:`ImageTask.evaluate_batch` stacks networks on the CPU. It does not, since
+stacking K=8 or 16 of them ran at 0.7x the one-at-a-time throughput on a 2-core CPU
+(``benchmarks/batched_throughput.py``): convolution, pooling and batch norm are bound by compute
+and cache there, and slow down per model as the stacked tensors outgrow the cache, while the
+per-step overhead that stacking saves is small. On CUDA, where these small kernels leave the
+device idle, the batch stacks."""
 ALL_DIGITS = tuple(range(10))
 
 
@@ -235,18 +243,56 @@ class ImageTask(Task):
         from metasearch.evaluation import torch_training as tt
 
         generator = tt.seed_everything(seed)  # before the model, so its init is seeded too
-        cell = self.family.cell_space.parse(config["cell"])
-        model = build_network(cell, config["channels"], 1, self.data.n_classes)
-        settings = tt.TrainSettings(
-            epochs=budget,
-            lr=config["lr"],
-            weight_decay=config["weight_decay"],
-            batch_size=config["batch_size"],
-            optimizer=config["optimizer"],
-        )
+        model = self._network(config)
         return tt.train_classifier(
-            model, self.data, settings, device=device, generator=generator, curve=curve
+            model, self.data, _settings(config, budget), device=device, generator=generator,
+            curve=curve,
         )
+
+    def _network(self, config: dict[str, Any]) -> nn.Module:
+        cell = self.family.cell_space.parse(config["cell"])
+        return build_network(cell, config["channels"], 1, self.data.n_classes)
+
+    def batch_params(self) -> tuple[str, ...]:
+        return ("channels", "batch_size", "optimizer", *self.family.cell_space.param_names)
+
+    def batch_key(self, config: dict[str, Any]) -> tuple[Any, ...]:
+        """Configurations that build the same network (the same live edges; dead ones do not
+        count) and draw the same batches stack."""
+        cell = self.family.cell_space.parse(config["cell"])
+        edges = tuple(live_edges(cell))
+        return edges, config["channels"], config["batch_size"], config["optimizer"]
+
+    def _train_batch(
+        self, configs: list[dict[str, Any]], budget: int, device: str, seeds: list[int],
+        curves: list[CurveRecorder], stop_on: tuple[type[BaseException], ...],
+    ) -> list[float | BaseException | None]:
+        if device == "cpu" and not STACK_ON_CPU:
+            return super()._train_batch(configs, budget, device, seeds, curves, stop_on)
+        from metasearch.evaluation import batched
+        from metasearch.evaluation import torch_training as tt
+
+        models, members = [], []
+        for config, seed, curve in zip(configs, seeds, curves, strict=True):
+            generator = tt.seed_everything(seed)  # as in _train: each model's own init
+            models.append(self._network(config))
+            members.append(batched.Member(_settings(config, budget), generator, curve))
+        return batched.train_models_batched(
+            models, self.data, members, device=device, stop_on=stop_on
+        )
+
+
+def _settings(config: dict[str, Any], budget: int) -> Any:
+    from metasearch.evaluation import torch_training as tt
+
+    # SGD runs with TrainSettings' momentum 0.9, as NAS-Bench-201 trains.
+    return tt.TrainSettings(
+        epochs=budget,
+        lr=config["lr"],
+        weight_decay=config["weight_decay"],
+        batch_size=config["batch_size"],
+        optimizer=config["optimizer"],
+    )
 
 
 # -- the network ------------------------------------------------------------------------------

@@ -265,17 +265,46 @@ class TabularTask(Task):
 
         generator = tt.seed_everything(seed)  # before the model, so its init is seeded too
         model = build_mlp(self.data.x_train.shape[1], self.data.n_classes, config)
-        settings = tt.TrainSettings(
-            epochs=budget,
-            lr=config["lr"],
-            weight_decay=config["weight_decay"],
-            batch_size=config["batch_size"],
-            optimizer=config["optimizer"],
-            momentum=config.get("momentum", 0.0),
-        )
         return tt.train_classifier(
-            model, self.data, settings, device=device, generator=generator, curve=curve
+            model, self.data, _settings(config, budget), device=device, generator=generator,
+            curve=curve,
         )
+
+    def batch_params(self) -> tuple[str, ...]:
+        return ("width", "depth", "activation", "dropout", "batch_size", "optimizer")
+
+    def batch_key(self, config: dict[str, Any]) -> tuple[Any, ...]:
+        """Configurations that build the same network and draw the same batches stack."""
+        return tuple(config[k] for k in self.batch_params())
+
+    def _train_batch(
+        self, configs: list[dict[str, Any]], budget: int, device: str, seeds: list[int],
+        curves: list[CurveRecorder], stop_on: tuple[type[BaseException], ...],
+    ) -> list[float | BaseException | None]:
+        from metasearch.evaluation import batched
+        from metasearch.evaluation import torch_training as tt
+
+        models, members = [], []
+        for config, seed, curve in zip(configs, seeds, curves, strict=True):
+            generator = tt.seed_everything(seed)  # as in _train: each model's own init
+            models.append(build_mlp(self.data.x_train.shape[1], self.data.n_classes, config))
+            members.append(batched.Member(_settings(config, budget), generator, curve))
+        return batched.train_models_batched(
+            models, self.data, members, device=device, stop_on=stop_on
+        )
+
+
+def _settings(config: dict[str, Any], budget: int) -> Any:
+    from metasearch.evaluation import torch_training as tt
+
+    return tt.TrainSettings(
+        epochs=budget,
+        lr=config["lr"],
+        weight_decay=config["weight_decay"],
+        batch_size=config["batch_size"],
+        optimizer=config["optimizer"],
+        momentum=config.get("momentum", 0.0),
+    )
 
 
 def build_mlp(n_in: int, n_out: int, config: dict[str, Any]) -> nn.Module:

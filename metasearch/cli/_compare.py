@@ -64,8 +64,9 @@ def compare(
                                       "test task."),
     out: Path = typer.Option(Path("compare-out"), "--out", help="Output folder: report.html, "
                              "summary.json, runs.csv, costs.csv, studies and models."),
-    quick: bool = typer.Option(False, "--quick", help="A first look in about two minutes: "
-                               "synthetic family, 4 held-out tasks, 3 seeds, 20 trials, 7 methods."),
+    quick: bool = typer.Option(False, "--quick", help="A first look in about two minutes: the "
+                               "synthetic family, 4 held-out tasks, 3 seeds, 20 trials, 7 "
+                               "methods."),
     seed: int = typer.Option(0, "--seed", help="Seeds the task split and meta-training."),
     device: str = typer.Option("cpu", "--device", help="Where trials train: cpu, cuda, "
                                "cuda:N."),
@@ -76,8 +77,7 @@ def compare(
     """Search held-out tasks with metasearch and baselines; write an HTML report and CSVs."""
     from metasearch.compare import summarize, summary_table, write_report
     from metasearch.compare._methods import METHODS
-    from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds
-    from metasearch.compare._runner import plan_compare
+    from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds, plan_compare
     from metasearch.evaluation import parse_device
     from metasearch.warehouse import Warehouse
 

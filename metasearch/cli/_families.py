@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from metasearch.cli._output import Output
+
+if TYPE_CHECKING:
+    from metasearch.errors import MetasearchError
+    from metasearch.families import TaskFamily
 
 
 def _param_text(param: dict[str, Any]) -> str:
@@ -22,19 +28,32 @@ def _param_text(param: dict[str, Any]) -> str:
 def families(
     family: str | None = typer.Argument(None, help="Show only this family, with every task."),
     json_mode: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    data: Path | None = typer.Option(
+        None, "--data", envvar="METASEARCH_BENCHMARKS", show_envvar=True,
+        help="Folder of the public benchmark data (laid out like shared/benchmarks)."),
 ) -> None:
     """List task families, their search spaces and tasks with meta-features."""
-    from metasearch.families import family_names, get_family, load_errors
+    from metasearch.families import family_names, get_family, load_errors, set_data_path
 
+    set_data_path(data)
     out = Output(json_mode)
     names = [family] if family else family_names()
     found = [get_family(name) for name in names]
     for where, why in load_errors().items():  # on stderr, so --json output stays clean
         out.err.print(f"warning: {where} failed to load: {why}", highlight=False, soft_wrap=True)
+    missing = {f.name: error for f in found if (error := _unavailable(f)) is not None}
+    if family and missing:  # the one family asked for cannot be shown: say why, exit 2
+        raise next(iter(missing.values()))
     if json_mode:
-        out.json([{**f.describe(), "tasks": _tasks(f)} for f in found])
+        out.json([{"name": f.name, "description": f.description, "error": str(missing[f.name])}
+                  if f.name in missing else {**f.describe(), "tasks": _tasks(f)}
+                  for f in found])
         return
     for fam in found:
+        if fam.name in missing:
+            out.line(f"[bold]{fam.name}[/bold]: {fam.description}")
+            out.line(f"  {escape(str(missing[fam.name]))}")
+            continue
         info = fam.describe()
         params = [_param_text(p) for p in info["space"]["params"]]
         params += [f"{c['name']} cell {c['n_nodes']} nodes {{{', '.join(c['ops'])}}}"
@@ -52,6 +71,18 @@ def families(
             rows = [[t["id"], *t["meta_features"].values()] for t in _tasks(fam)]
             columns = ["task", *next(iter(_tasks(fam)))["meta_features"]] if rows else ["task"]
             out.table(f"{fam.name} tasks", columns, rows)
+
+
+def _unavailable(fam: TaskFamily) -> MetasearchError | None:
+    """Why a family cannot list its space and tasks (its data is missing), or None."""
+    from metasearch.errors import MetasearchError
+
+    try:
+        fam.space  # noqa: B018
+        fam.task_ids()
+    except MetasearchError as exc:
+        return exc
+    return None
 
 
 def _tasks(fam: Any) -> list[dict[str, Any]]:

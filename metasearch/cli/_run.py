@@ -45,6 +45,17 @@ def run(
     budget: int | None = typer.Option(None, "--budget", min=1, help="Epochs per trial."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampler and of training."),
     device: str = DEVICE,
+    batch: int = typer.Option(
+        1, "--batch", min=1,
+        help="Ask this many trials at a time and train them together (stacked where their "
+        "shapes allow). One worker per GPU: start one process per CUDA_VISIBLE_DEVICES value "
+        "with the same --storage and --study.",
+    ),
+    share_shape: bool = typer.Option(
+        False, "--share-shape",
+        help="With --batch: sample each batch's first trial freely and give the others its "
+        "architecture, batch size and optimizer, so the batch trains as one stack.",
+    ),
     warehouse: str | None = typer.Option(
         None, "--warehouse", "-w", envvar="METASEARCH_WAREHOUSE", show_envvar=True,
         help="Record every trial here: SQLite path or URL (default warehouse/warehouse.db).",
@@ -67,13 +78,17 @@ def run(
     the_study = create_task_study(the_task, sampler=chosen, storage=storage, study_name=name)
     out = Output(json_mode)
     with out.progress(trials, f"{family}/{task}") as bar:
-        objective = TaskObjective(the_task, budget=budget, device=device, seed=seed)
+        objective = TaskObjective(the_task, budget=budget, device=device, seed=seed,
+                                  share_shape=share_shape)
         if store is not None:
             hook = _recorder(store, the_task, storage, name, sampler, seed, device)
             objective.hooks.append(hook)
         objective.hooks.append(lambda trial, result: _advance(bar, the_study, result))
         try:
-            the_study.optimize(objective, n_trials=trials)
+            if batch == 1:
+                the_study.optimize(objective, n_trials=trials)
+            else:
+                objective.optimize_batched(the_study, trials, batch)
         finally:
             if store is not None:
                 store.close()

@@ -30,6 +30,10 @@ WAREHOUSE = typer.Option(
     help="SQLite path (created if missing) or SQLAlchemy URL; default warehouse/warehouse.db.",
 )
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
+DATA = typer.Option(
+    None, "--data", envvar="METASEARCH_BENCHMARKS", show_envvar=True,
+    help="Public benchmark data: a folder laid out like shared/benchmarks, or the family's own.",
+)
 
 
 def open_warehouse(where: str | None) -> Warehouse:
@@ -43,6 +47,15 @@ def _registered(name: str) -> TaskFamily | None:
     from metasearch.families import family_names, get_family
 
     return get_family(name) if name in family_names() else None
+
+
+def _missing_data(family: TaskFamily, error: type[Exception]) -> bool:
+    """Whether ``family``'s benchmark data is absent (it is then left out of a full build)."""
+    try:
+        family.task_ids()
+    except error:
+        return True
+    return False
 
 
 def _totals(stats: list[TaskStats]) -> dict[str, dict[str, int]]:
@@ -260,6 +273,43 @@ def export(
         out.line(f"wrote {rows} rows of {family} to {path}")
 
 
+@app.command("import")
+def import_benchmark(
+    family: str = typer.Argument(..., help="A public benchmark family, e.g. nats-tss."),
+    data: Path | None = DATA,
+    n_trials: int = typer.Option(
+        100, "--trials", "-n", min=1,
+        help="Configurations per task for a surrogate family (tables store every row)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of a surrogate family's design."),
+    warehouse: str | None = WAREHOUSE,
+    json_mode: bool = JSON,
+) -> None:
+    """Store every tabulated trial of a benchmark family; importing again adds nothing."""
+    from metasearch.families import get_family, import_family, set_data_path
+
+    set_data_path(data)
+    chosen = get_family(family)
+    tasks = chosen.task_ids()  # a missing download fails here, before the warehouse opens
+    out = Output(json_mode)
+    with open_warehouse(warehouse) as store, out.progress(len(tasks), "import") as bar:
+        def advance(task: str, summary: Any) -> None:
+            bar.update(bar.task_ids[0], advance=1,
+                       status=f"{task}: {summary.added} added, {summary.skipped} stored")
+
+        summaries = import_family(store, chosen, n_trials=n_trials, seed=seed, on_task=advance)
+    data_out = {"family": family, "warehouse": store.url, "tasks": len(summaries),
+                "added": sum(s.added for s in summaries),
+                "skipped": sum(s.skipped for s in summaries),
+                "points": sum(s.points for s in summaries),
+                "source_key": summaries[0].source_key if summaries else None}
+    if json_mode:
+        out.json(data_out)
+        return
+    out.line(f"{family}: {data_out['added']} trials added ({data_out['points']} curve points) "
+             f"over {len(summaries)} tasks, {data_out['skipped']} already stored "
+             f"(source {data_out['source_key']})")
+
+
 @app.command("build")
 def build(
     families: list[str] | None = typer.Option(
@@ -270,16 +320,23 @@ def build(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samplers and of training."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Processes (one task each)."),
+    data_dir: Path | None = DATA,
     warehouse: str | None = WAREHOUSE,
     json_mode: bool = JSON,
 ) -> None:
-    """Fill the warehouse by searching every task of the families; resumable."""
+    """Fill the warehouse by searching every task of the families; resumable.
+
+    Without ``--family``, families whose benchmark data is not found are left out.
+    """
     from metasearch.evaluation import parse_device
-    from metasearch.families import family_names, get_family
+    from metasearch.families import BenchmarkDataError, family_names, get_family, set_data_path
     from metasearch.warehouse import plan_build, run_build
 
     parse_device(device)
+    set_data_path(data_dir)
     chosen = [get_family(name) for name in (families or family_names())]
+    if not families:
+        chosen = [f for f in chosen if not _missing_data(f, BenchmarkDataError)]
     out = Output(json_mode)
     with open_warehouse(warehouse) as store:
         jobs = plan_build(store, chosen, n_tasks=n_tasks, n_trials=n_trials, seed=seed)

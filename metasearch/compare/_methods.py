@@ -100,11 +100,11 @@ class TimedSampler(BaseSampler):
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial
                                     ) -> dict[str, BaseDistribution]:
-        return self._timed(self.inner.infer_relative_search_space, study, trial)  # type: ignore[no-any-return]
+        return self._timed(self.inner.infer_relative_search_space, study, trial)
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return self._timed(self.inner.sample_relative, study, trial, search_space)  # type: ignore[no-any-return]
+        return self._timed(self.inner.sample_relative, study, trial, search_space)
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -191,7 +191,9 @@ def build_method(name: str, *, model: Any | None, space: Any, max_budget: int,
     Raises:
         MetasearchError: an unknown method, or a model-based method without a model.
     """
-    from metasearch.samplers import MetaPruner, MetaSampler, make_sampler
+    from metasearch.samplers import make_sampler
+    from metasearch.samplers._meta_pruner import MetaPruner
+    from metasearch.samplers._meta_sampler import MetaSampler
 
     spec = METHODS.get(name)
     if spec is None:
@@ -200,12 +202,14 @@ def build_method(name: str, *, model: Any | None, space: Any, max_budget: int,
     if spec.uses_model and model is None:
         raise MetasearchError(f"method {name!r} needs a meta-model")
     if spec.group in ("metasearch", "ablation"):
-        options: dict[str, Any] = {
+        assert model is not None
+        switches: dict[str, dict[str, Any]] = {
             "no-warmstart": {"use_portfolio": False},
             "no-prior": {"use_prior": False},
             "no-surrogate": {"use_surrogate": False},
             "rgpe-surrogate": {"surrogate_kind": "rgpe"},
-        }.get(name, {})
+        }
+        options = switches.get(name, {})
         if name == "rgpe-surrogate" and model.get("rgpe") is None:
             raise MetasearchError("method 'rgpe-surrogate' needs a model with the rgpe component")
         with warnings.catch_warnings():

@@ -141,10 +141,16 @@ def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, se
                 return str(folder), float(old.info.get("total_seconds", 0.0))
         except MetasearchError:
             pass  # a corrupt or partial model: fit it again
+    from metasearch.metamodel import COMPONENT_KINDS
+
     start = time.perf_counter()
     data = load_dataset(store, family, tasks=list(train))
-    split = TaskSplit.make(list(train), seed=seed, validation=0.15, test=0.0)
-    model = MetaModel.train(data, split, seed=seed, device=device)
+    # Too few tasks to hold some out for early stopping: fit on all of them.
+    split = (TaskSplit.make(list(train), seed=seed, validation=0.15, test=0.0)
+             if len(train) >= 4 else TaskSplit(train=tuple(sorted(train))))
+    # A learning-curve model needs curves of two steps or more.
+    kinds = [k for k in COMPONENT_KINDS if k != "curves" or data.max_budget >= 2]
+    model = MetaModel.train(data, split, kinds=kinds, seed=seed, device=device)
     seconds = time.perf_counter() - start
     model.info.update({"warehouse": warehouse_snapshot(store, family), "seed": seed,
                        "total_seconds": seconds, "device": device})

@@ -1,7 +1,9 @@
-"""Evaluation: the device, the curve recorder, and the PyTorch training loop shared by families.
+"""Evaluation: the device, the curve recorder, and the PyTorch training loops shared by families.
 
-torch is imported only by :mod:`metasearch.evaluation.torch_training` and when a CUDA device is
-resolved, never by importing this package.
+:mod:`metasearch.evaluation.torch_training` trains one configuration at a time;
+:mod:`metasearch.evaluation.batched` trains K of one shape as one stacked program (HFTA). torch
+is imported only by those two modules and when a CUDA device is resolved, never by importing
+this package.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """Task families: the contract, the registry, and shared meta-feature code.
 
 The families themselves live in the top-level ``task_families/`` folder (or come from entry
-points); see :mod:`metasearch.families._registry` for how they are found.
+points); see :mod:`metasearch.families._registry` for how they are found. Public benchmark
+families find their data through :mod:`metasearch.families._benchmarks` and answer from
+tables through :mod:`metasearch.families._tabular`.
 """
 
 from __future__ import annotations
 
 from metasearch.families._base import Task, TaskFamily
+from metasearch.families._benchmarks import BenchmarkDataError, find_data, set_data_path
 from metasearch.families._metafeatures import classification_meta_features
 from metasearch.families._registry import (
     family_folders,
@@ -15,14 +18,33 @@ from metasearch.families._registry import (
     load_errors,
     register_family,
 )
+from metasearch.families._tabular import (
+    LookupTable,
+    ReplayFamily,
+    TabularFamily,
+    TabularTask,
+    import_family,
+    replay_family,
+    replay_from_records,
+)
 
 __all__ = [
+    "BenchmarkDataError",
+    "LookupTable",
+    "ReplayFamily",
+    "TabularFamily",
+    "TabularTask",
     "Task",
     "TaskFamily",
     "classification_meta_features",
     "family_folders",
     "family_names",
+    "find_data",
     "get_family",
+    "import_family",
     "load_errors",
     "register_family",
+    "replay_family",
+    "replay_from_records",
+    "set_data_path",
 ]

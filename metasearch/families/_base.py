@@ -7,8 +7,9 @@ family with :func:`metasearch.families.register_family`; nothing in ``metasearch
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
@@ -142,6 +143,16 @@ class Task(ABC):
         if self.family.uses_torch:
             import torch  # noqa: F401
 
+    def resolve_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The configuration that will actually be evaluated for the validated ``config``.
+
+        The identity by default. Tabular tasks, which only know the configurations in their
+        table, return the nearest tabulated one (see :mod:`metasearch.families._tabular`);
+        :meth:`evaluate` trains and reports that configuration, so a result never claims a
+        value for a configuration that was not measured.
+        """
+        return config
+
     @cached_property
     def meta_features(self) -> dict[str, float]:
         """The task's meta-features (computed once)."""
@@ -170,7 +181,7 @@ class Task(ABC):
             SpaceError: the configuration or budget is outside the space.
             DeviceError: the device is malformed or absent.
         """
-        valid = self.family.space.validate(config)
+        valid = self.resolve_config(self.family.space.validate(config))
         steps = self.family.max_budget if budget is None else budget
         if isinstance(steps, bool) or not isinstance(steps, int) or not steps >= 1:
             raise SpaceError(f"budget={budget!r} must be an integer >= 1")
@@ -198,3 +209,117 @@ class Task(ABC):
             seed=seed,
             budget=steps,
         )
+
+    # -- batched evaluation (HFTA-style; see metasearch.evaluation.batched) ---------------------
+
+    def evaluate_batch(
+        self,
+        configs: Sequence[Mapping[str, Any]],
+        budget: int | None = None,
+        *,
+        device: str = "auto",
+        seeds: Sequence[int],
+        reports: Sequence[ReportFn | None] | None = None,
+        stop_on: tuple[type[BaseException], ...] = (),
+    ) -> list[EvalResult]:
+        """Train several configurations together where their shapes allow, each on its own.
+
+        Configurations with the same :meth:`batch_key` train as one stacked program
+        (:meth:`_train_batch`); the others one after another. Each keeps its seed, curve and
+        fate: ``reports[i]`` is called after each of its epochs, and when it raises one of
+        ``stop_on`` (Optuna's ``TrialPruned``, say) only that configuration stops, with status
+        ``pruned``; a diverging one fails alone. Anything else a report raises propagates.
+        ``cost_s`` and ``elapsed`` are each configuration's share of its group's wall clock.
+
+        Raises:
+            SpaceError: a configuration or the budget is outside the space, or
+                ``seeds``/``reports`` do not match ``configs`` in length.
+            DeviceError: the device is malformed or absent.
+        """
+        valid = [self.resolve_config(self.family.space.validate(c)) for c in configs]
+        calls = list(reports) if reports is not None else [None] * len(valid)
+        if not len(seeds) == len(calls) == len(valid):
+            raise SpaceError(f"{len(valid)} configs need as many seeds and reports, got "
+                             f"{len(seeds)} seeds and {len(calls)} reports")
+        steps = self.family.max_budget if budget is None else budget
+        if isinstance(steps, bool) or not isinstance(steps, int) or not steps >= 1:
+            raise SpaceError(f"budget={budget!r} must be an integer >= 1")
+        if steps > self.family.max_budget:
+            raise SpaceError(f"budget={budget} exceeds the family's {self.family.max_budget}")
+        where = resolve_device(device) if self.family.uses_torch else parse_device(device)
+        where = "cpu" if where == "auto" else where
+        self.prepare()
+        groups: dict[Hashable, list[int]] = {}
+        for index, config in enumerate(valid):
+            key = self.batch_key(config)
+            groups.setdefault(index if key is None else ("batch", key), []).append(index)
+        results: dict[int, EvalResult] = {}
+        for members in groups.values():
+            curves = [CurveRecorder(calls[i]) for i in members]
+            if len(members) == 1:
+                outcomes = [self._train_one(valid[members[0]], steps, where, seeds[members[0]],
+                                            curves[0], stop_on)]
+            else:
+                outcomes = self._train_batch([valid[i] for i in members], steps, where,
+                                             [seeds[i] for i in members], curves, stop_on)
+            for i, curve, outcome in zip(members, curves, outcomes, strict=True):
+                results[i] = _batch_result(valid[i], steps, where, seeds[i], curve, outcome,
+                                           share=len(members))
+        return [results[i] for i in range(len(valid))]
+
+    def batch_params(self) -> tuple[str, ...]:
+        """The flat (Optuna) parameter names :meth:`batch_key` depends on: a search that fixes
+        them across a batch gets one stack (``TaskObjective(share_shape=True)``)."""
+        return ()
+
+    def batch_key(self, config: dict[str, Any]) -> Hashable | None:
+        """What configurations must share to train as one stack (None: this one cannot).
+
+        The default batches nothing; families with a :meth:`_train_batch` return the
+        architecture, batch size and optimizer of ``config``.
+        """
+        return None
+
+    def _train_batch(
+        self, configs: list[dict[str, Any]], budget: int, device: str, seeds: list[int],
+        curves: list[CurveRecorder], stop_on: tuple[type[BaseException], ...],
+    ) -> list[float | BaseException | None]:
+        """Train configurations of one :meth:`batch_key` together.
+
+        Returns:
+            Per configuration, its test metric (or None), or the exception that ended it
+            (:class:`TrialFailed`, or one of ``stop_on`` raised by its curve's report).
+        """
+        return [self._train_one(c, budget, device, s, curve, stop_on)
+                for c, s, curve in zip(configs, seeds, curves, strict=True)]
+
+    def _train_one(
+        self, config: dict[str, Any], budget: int, device: str, seed: int,
+        curve: CurveRecorder, stop_on: tuple[type[BaseException], ...],
+    ) -> float | BaseException | None:
+        catch: tuple[type[BaseException], ...] = (TrialFailed, *stop_on)
+        try:
+            return self._train(config, budget, device, seed, curve)
+        except catch as exc:
+            return exc
+
+
+def _batch_result(config: dict[str, Any], budget: int, device: str, seed: int,
+                  curve: CurveRecorder, outcome: float | BaseException | None, share: int,
+                  ) -> EvalResult:
+    """One configuration's result from a batch: its curve, its fate and its share of the time."""
+    failed = isinstance(outcome, TrialFailed)
+    stopped = isinstance(outcome, BaseException) and not failed
+    return EvalResult(
+        config=config,
+        curve=tuple(curve.values),
+        elapsed=tuple(t / share for t in curve.elapsed),
+        final_value=curve.values[-1] if curve.values else None,
+        test_value=None if isinstance(outcome, BaseException) else outcome,
+        cost_s=(time.perf_counter() - curve.start) / share,
+        status="failed" if failed else "pruned" if stopped else "complete",
+        failure_reason=str(outcome) if failed else None,
+        device=device,
+        seed=seed,
+        budget=budget,
+    )

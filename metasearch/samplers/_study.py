@@ -8,7 +8,8 @@ failure reason) as user attributes, so that any Optuna storage holds the whole t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
 
     from metasearch.families import Task
 
-__all__ = ["ResultHook", "TaskObjective", "create_task_study", "make_sampler", "sampler_names"]
+__all__ = [
+    "ResultHook",
+    "TaskObjective",
+    "create_task_study",
+    "make_sampler",
+    "sampler_names",
+]
 
 ResultHook = Callable[["optuna.trial.Trial", EvalResult], None]
 """Called once per finished trial (complete, failed or pruned) with its result."""
@@ -89,6 +96,11 @@ class TaskObjective:
         device: where to train.
         seed: the base seed; trial ``n`` trains with ``seed + n`` so reruns are reproducible.
         hooks: called with every finished trial's :class:`EvalResult`.
+        share_shape: in :meth:`optimize_batched`, the first trial of each batch is sampled
+            freely and the others with its :meth:`Task.batch_params` (architecture, batch
+            size, optimizer) fixed, so the batch trains as one stack; learning rate, weight
+            decay and the rest are still searched per trial. Off by default, since it changes
+            what the sampler explores (a batch spends K trials on one shape).
     """
 
     task: Task
@@ -96,23 +108,17 @@ class TaskObjective:
     device: str = "auto"
     seed: int = 0
     hooks: list[ResultHook] = field(default_factory=list)
+    share_shape: bool = False
 
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna
 
         config = self.task.family.space.suggest(trial)
         seen: list[float] = []
-
-        def report(step: int, value: float) -> None:
-            seen.append(value)
-            trial.report(value, step)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {step} with value {value:.4g}")
-
         try:
             result = self.task.evaluate(
                 config, self.budget, device=self.device, seed=self.seed + trial.number,
-                report=report,
+                report=_reporter(trial, seen),
             )
         except optuna.TrialPruned:
             self._finish(trial, self._pruned_result(config, seen, trial.number))
@@ -122,6 +128,79 @@ class TaskObjective:
         if result.status == "failed" or result.final_value is None:
             return math.nan
         return result.final_value
+
+    def optimize_batched(self, study: optuna.Study, n_trials: int, batch: int) -> None:
+        """Run ``n_trials`` trials in ``study``, asking and training ``batch`` at a time.
+
+        The batched counterpart of ``study.optimize(self, n_trials)``: each round asks
+        ``batch`` trials, trains their configurations through :meth:`Task.evaluate_batch`
+        (stacked where their shapes allow), and tells each result. Each trial reports every
+        epoch and is pruned alone, and gets the same user attributes and hooks as a trial run
+        by :meth:`__call__`; trial ``n`` trains with ``seed + n`` here too. Several workers
+        (one per GPU, each with its own ``CUDA_VISIBLE_DEVICES``) can share one study through
+        an RDB storage, as with ``optimize``.
+        """
+        if batch < 1:
+            from metasearch.errors import MetasearchError
+
+            raise MetasearchError(f"batch={batch} must be at least 1")
+        for start in range(0, n_trials, batch):
+            self._run_batch(study, min(batch, n_trials - start))
+
+    def _run_batch(self, study: optuna.Study, n_trials: int) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
+        trials: list[optuna.Trial] = []
+        configs: list[dict[str, Any]] = []
+        told: set[int] = set()
+        try:
+            for _ in range(n_trials):
+                with self._shape_of(study, trials[0] if trials else None):
+                    trials.append(study.ask())
+                    configs.append(self.task.family.space.suggest(trials[-1]))
+            results = self.task.evaluate_batch(
+                configs, self.budget, device=self.device,
+                seeds=[self.seed + trial.number for trial in trials],
+                reports=[_reporter(trial, []) for trial in trials],
+                stop_on=(optuna.TrialPruned,),
+            )
+            for trial, result in zip(trials, results, strict=True):
+                self._finish(trial, result)
+                told.add(trial.number)
+                if result.status == "pruned":
+                    study.tell(trial, state=TrialState.PRUNED)
+                elif result.status == "failed" or result.final_value is None:
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    study.tell(trial, result.final_value)
+        finally:  # an error ends the trials still running as failed, as optimize() does
+            for trial in trials:
+                if trial.number not in told:
+                    study.tell(trial, state=TrialState.FAIL)
+
+    @contextmanager
+    def _shape_of(self, study: optuna.Study, first: optuna.Trial | None) -> Iterator[None]:
+        """With ``share_shape``, trials asked and suggested inside keep ``first``'s batch
+        parameters (a trial consults ``study.sampler`` at every suggestion, not only at ask)."""
+        import warnings
+
+        import optuna
+
+        fixed = {} if first is None or not self.share_shape else {
+            name: first.params[name] for name in self.task.batch_params() if name in first.params
+        }
+        if not fixed:
+            yield
+            return
+        sampler = study.sampler
+        with warnings.catch_warnings():  # PartialFixedSampler is flagged experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.sampler = optuna.samplers.PartialFixedSampler(fixed, sampler)
+        try:
+            yield
+        finally:
+            study.sampler = sampler
 
     def _pruned_result(self, config: dict[str, Any], seen: list[float], number: int) -> EvalResult:
         budget = self.budget or self.task.family.max_budget
@@ -142,6 +221,20 @@ class TaskObjective:
             trial.set_user_attr("failure_reason", result.failure_reason)
         for hook in self.hooks:
             hook(trial, result)
+
+
+def _reporter(trial: optuna.Trial, seen: list[float]) -> Callable[[int, float], None]:
+    """The report callback of one trial: report the epoch, and raise if the pruner says so."""
+
+    def report(step: int, value: float) -> None:
+        import optuna
+
+        seen.append(value)
+        trial.report(value, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {step} with value {value:.4g}")
+
+    return report
 
 
 def create_task_study(

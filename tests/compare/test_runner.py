@@ -12,8 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from metasearch.cli import app
-from metasearch.compare._runner import choose_tasks, collect_runs, execute, plan_compare
-from metasearch.compare._runner import open_storage, run_unit
+from metasearch.compare._runner import (
+    choose_tasks,
+    collect_runs,
+    execute,
+    open_storage,
+    plan_compare,
+    run_unit,
+)
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
 
