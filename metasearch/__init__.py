@@ -8,6 +8,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # loaded lazily at run time, by __getattr__ below
+    from metasearch.samplers import MetaPruner, MetaSampler
+
 __all__ = ["MetaPruner", "MetaSampler", "__version__"]
 
 

@@ -37,7 +37,12 @@ def run(
     family: str = FAMILY,
     task: str = TASK,
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Trials to run."),
-    sampler: str = typer.Option("tpe", "--sampler", help="tpe, random, gp or cmaes."),
+    sampler: str = typer.Option("tpe", "--sampler", help="meta (MetaSampler with the family's "
+                                "meta-model), tpe, random, gp or cmaes."),
+    pruner: str = typer.Option("none", "--pruner", help="none, meta (MetaPruner) or median."),
+    model: str | None = typer.Option(None, "--model", help="With --sampler/--pruner meta: the "
+                                     "meta-model folder (default: models/FAMILY of the "
+                                     "warehouse, else the shipped one)."),
     storage: str | None = typer.Option(
         None, "--storage", help="Optuna storage URL (sqlite:///x.db, postgresql://...)."
     ),
@@ -66,16 +71,18 @@ def run(
     """Run an Optuna study on one task with live progress, and print the best configuration."""
     import optuna
 
-    from metasearch.samplers import TaskObjective, create_task_study, make_sampler
+    from metasearch.samplers import TaskObjective, create_task_study
 
     the_task = _resolve(family, task, device)
-    chosen = make_sampler(sampler, seed)
+    chosen, chosen_pruner = _sampler_and_pruner(the_task, sampler, pruner, seed, warehouse,
+                                                model, no_warehouse)
     name = study or f"{family}/{task}/{sampler}"
     store = None if no_warehouse else _open_warehouse(warehouse)  # fail before any trial
     # Optuna warns once per failed trial with all its parameters; the progress bar and the
     # summary's failure reasons say the same in a line each.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    the_study = create_task_study(the_task, sampler=chosen, storage=storage, study_name=name)
+    the_study = create_task_study(the_task, sampler=chosen, storage=storage, study_name=name,
+                                  pruner=chosen_pruner)
     out = Output(json_mode)
     with out.progress(trials, f"{family}/{task}") as bar:
         objective = TaskObjective(the_task, budget=budget, device=device, seed=seed,
@@ -93,6 +100,39 @@ def run(
             if store is not None:
                 store.close()
     _print_study(out, the_study, the_task)
+
+
+def _sampler_and_pruner(task: Task, sampler: str, pruner: str, seed: int,
+                        warehouse: str | None, model: str | None, no_warehouse: bool
+                        ) -> tuple[Any, Any]:
+    """The study's sampler and pruner; ``meta`` ones read the family's meta-model."""
+    import optuna
+
+    from metasearch.samplers import make_sampler
+
+    if pruner not in ("none", "meta", "median"):
+        raise MetasearchError(f"unknown pruner {pruner!r}: expected none, meta or median")
+    if model is not None and "meta" not in (sampler, pruner):
+        raise MetasearchError("--model is for --sampler meta or --pruner meta")
+    where = None if no_warehouse else warehouse
+    features = task.meta_features
+    chosen: Any
+    if sampler == "meta":
+        from metasearch.samplers import MetaSampler
+
+        chosen = MetaSampler.from_warehouse(where, family=task.family.name,
+                                            task_features=features, model=model, seed=seed)
+    else:
+        chosen = make_sampler(sampler, seed)
+    chosen_pruner: Any = None
+    if pruner == "meta":
+        from metasearch.samplers import MetaPruner
+
+        chosen_pruner = MetaPruner.from_warehouse(where, family=task.family.name,
+                                                  task_features=features, model=model)
+    elif pruner == "median":
+        chosen_pruner = optuna.pruners.MedianPruner(n_warmup_steps=2)
+    return chosen, chosen_pruner
 
 
 def _open_warehouse(where: str | None) -> Any:

@@ -3,6 +3,8 @@ meta-learned MetaSampler and MetaPruner."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from metasearch.samplers._study import (
     ResultHook,
     TaskObjective,
@@ -10,6 +12,11 @@ from metasearch.samplers._study import (
     make_sampler,
     sampler_names,
 )
+
+if TYPE_CHECKING:  # loaded lazily at run time, by __getattr__ below
+    from metasearch.samplers._meta_loading import ColdStartWarning
+    from metasearch.samplers._meta_pruner import MetaPruner
+    from metasearch.samplers._meta_sampler import MetaSampler
 
 __all__ = [
     "ColdStartWarning",

@@ -109,3 +109,25 @@ def test_a_usage_error_is_clicks_message_and_exit_2() -> None:
     code, _, err = _main(["run", "--no-such-option"])
     assert code == 2
     assert "No such option" in err and "Traceback" not in err
+
+
+def test_run_with_meta_sampler_and_pruner_uses_the_model(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    args = ["run", "-f", "synthetic", "-t", "synthetic-35", "--trials", "8", "--storage", url,
+            "--study", "m", "--json", "--sampler", "meta", "--pruner", "meta",
+            "--no-warehouse"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="m", storage=url)
+    assert len(study.trials) == 8
+    # the first trials are the shipped model's warm-start portfolio, proposed by MetaSampler
+    assert all("metasearch:proposal" in t.system_attrs for t in study.trials[:5])
+
+
+def test_run_refuses_an_unknown_pruner_and_a_stray_model() -> None:
+    result = runner.invoke(app, ["run", "-f", "synthetic", "-t", "synthetic-35", "--pruner",
+                                 "hyperband", "--no-warehouse"])
+    assert result.exit_code != 0 and "unknown pruner" in str(result.exception)
+    result = runner.invoke(app, ["run", "-f", "synthetic", "-t", "synthetic-35", "--model",
+                                 "x", "--no-warehouse"])
+    assert result.exit_code != 0 and "--model is for" in str(result.exception)
