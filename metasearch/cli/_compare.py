@@ -39,6 +39,21 @@ def _command(plan: Any, warehouse: str | None, model: Path | None, seed: int, de
     return shlex.join(args)
 
 
+def _markdown(table: list[list[str]], summary: dict[str, Any]) -> str:
+    """The summary table in Markdown, with median regret at 5 and at the budget (for READMEs)."""
+    regret = summary.get("regret_at", {})
+    ks = [str(k) for k in summary.get("ks", [])]
+    first, last = ("5" if "5" in ks else ks[0]), ks[-1]
+    header = [*table[0], f"median regret@{first}", f"median regret@{last}"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for row in table[1:]:
+        at = regret.get(row[0], {})
+        medians = [at.get(k, {}).get("median") for k in (first, last)]
+        cells = [*row, *("-" if m is None else f"{m:.3f}" for m in medians)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def compare(
     family: str | None = typer.Option(None, "--family", "-f", help="Task family to compare "
                                       "on (its tasks and warehouse data)."),
@@ -127,11 +142,12 @@ def compare(
     plan.protocol["seconds"] = round(time.perf_counter() - started, 1)
     report = write_report(out, runs, costs, summary, title=f"metasearch compare: {family}",
                           protocol=plan.protocol)
+    table = summary_table(summary)
+    (out / "summary.md").write_text(_markdown(table, summary))
     if json_mode:
         output.json(summary)
         return
-    table = summary_table(summary)
     output.table(f"{family}: normalized regret on {len(plan.test)} held-out tasks "
                  f"(mean [95% CI] over tasks x {seeds} seeds)", table[0], table[1:])
-    output.line(f"report: {report}  (runs.csv, costs.csv, summary.json beside it); "
+    output.line(f"report: {report}  (runs.csv, costs.csv, summary.json, summary.md beside it); "
                 f"{time.perf_counter() - started:.0f}s")
