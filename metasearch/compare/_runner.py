@@ -9,9 +9,9 @@ before the search starts. Values are normalized per task by the best and worst v
 test tasks' stored trials are used for this scaling only, never for fitting.
 
 Each run is a study in one Optuna storage (a journal file under the output folder, or
-``--storage`` URL shared by several machines), so an interrupted comparison resumes where it
-stopped, and machines that share the storage split the runs between them: a run is claimed by
-the first host that starts it.
+``--storage`` URL shared by several machines), written when the run is complete, so an
+interrupted comparison resumes with the runs it had not finished, and machines that share the
+storage split the runs between them: a run is claimed by the first host that starts it.
 """
 
 from __future__ import annotations
@@ -333,18 +333,23 @@ def _worker_init() -> None:
 
 
 def finished_trials(study: Any) -> list[Any]:
-    """The study's finished trials in order, without those an interruption cut short."""
+    """The study's finished (complete, failed or pruned) trials in order."""
     from optuna.trial import TrialState
 
     states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
-    return [t for t in study.get_trials(deepcopy=False, states=states)
-            if not t.user_attrs.get("compare:interrupted")]
+    return list(study.get_trials(deepcopy=False, states=states))
 
 
 def run_unit(unit: RunUnit) -> str:
-    """Run (or resume) one run to its budget; ``done``, ``ran`` or ``elsewhere``."""
+    """Run one run to its budget unless it is done; ``done``, ``ran`` or ``elsewhere``.
+
+    The run's trials are searched in memory and written to the storage in one go at the end:
+    a pruner reads the study at every reported epoch, and on a shared file or database that
+    costs more than the trial. A run cut short before its trials were written is run again
+    from its first trial (same seeds, so the same result); one whose writing was cut short
+    is deleted and run again.
+    """
     import optuna
-    from optuna.trial import TrialState
 
     from metasearch.compare._methods import TimedSampler, build_method
     from metasearch.families import get_family
@@ -353,36 +358,34 @@ def run_unit(unit: RunUnit) -> str:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     task = get_family(unit.family).task(unit.task)
     storage = open_storage(unit.storage)
+    direction = task.family.direction
+    stored = optuna.create_study(storage=storage, study_name=unit.study_name,
+                                 direction=direction, load_if_exists=True)
+    if len(finished_trials(stored)) >= unit.budget:
+        return "done"
+    host = socket.gethostname()
+    claimed = stored.user_attrs.get(CLAIM_ATTR)
+    if claimed is not None and claimed != host:
+        return "elsewhere"
+    if stored.trials:  # a partial write: start the run over
+        optuna.delete_study(study_name=unit.study_name, storage=storage)
+        stored = optuna.create_study(storage=storage, study_name=unit.study_name,
+                                     direction=direction)
+    stored.set_user_attr(CLAIM_ATTR, host)
+
     sampler, pruner, enqueue = build_method(
         unit.method, model=_model(unit.model_dir), space=task.family.space,
         max_budget=task.family.max_budget, task_features=unit.task_features, seed=unit.seed,
         warm=unit.warm)
     timed = TimedSampler(sampler)
-    study = optuna.create_study(storage=storage, study_name=unit.study_name, sampler=timed,
-                                pruner=pruner or optuna.pruners.NopPruner(),
-                                direction=task.family.direction, load_if_exists=True)
-    host = socket.gethostname()
-    claimed = study.user_attrs.get(CLAIM_ATTR)
-    done = finished_trials(study)
-    if len(done) >= unit.budget:
-        return "done"
-    if claimed is not None and claimed != host:
-        return "elsewhere"
-    study.set_user_attr(CLAIM_ATTR, host)
-    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        # Left running by an interrupted process on this host: close it, and leave it out.
-        storage.set_trial_user_attr(stale._trial_id, "compare:interrupted", True)
-        storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
-    if not study.trials:
-        for params in enqueue:
-            study.enqueue_trial(params, skip_if_exists=True)
+    study = optuna.create_study(sampler=timed, pruner=pruner or optuna.pruners.NopPruner(),
+                                direction=direction)
+    for params in enqueue:
+        study.enqueue_trial(params, skip_if_exists=True)
     objective = TaskObjective(task, device=unit.device, seed=unit.seed * SEED_STRIDE)
-    spent = float(study.user_attrs.get(SUGGEST_ATTR, 0.0))
-    for _ in range(unit.budget - len(done)):
-        study.optimize(objective, n_trials=1)
-        spent += timed.seconds
-        timed.seconds = 0.0
-        study.set_user_attr(SUGGEST_ATTR, spent)
+    study.optimize(objective, n_trials=unit.budget)
+    stored.add_trials(finished_trials(study))
+    stored.set_user_attr(SUGGEST_ATTR, timed.seconds)
     return "ran"
 
 

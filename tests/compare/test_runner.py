@@ -119,8 +119,7 @@ def test_compare_end_to_end_writes_the_report(warehouse: str, tmp_path: Path) ->
     pd.testing.assert_frame_equal(_runs(out), runs)
 
 
-def test_an_interrupted_run_resumes_without_the_cut_trial(warehouse: str,
-                                                           tmp_path: Path) -> None:
+def test_a_partly_written_run_is_run_again(warehouse: str, tmp_path: Path) -> None:
     plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
                         test=[IDS[7]], methods=["tpe"], seeds=1, budget=5)
     unit = plan.units[0]
@@ -128,13 +127,27 @@ def test_an_interrupted_run_resumes_without_the_cut_trial(warehouse: str,
     study = optuna.create_study(storage=storage, study_name=unit.study_name,
                                 direction="maximize")
     study.set_user_attr("compare:host", __import__("socket").gethostname())
-    study.optimize(lambda t: FAMILY.space.suggest(t)["lr"], n_trials=2)
-    study.ask()  # a trial left running by a killed process
+    study.optimize(lambda t: FAMILY.space.suggest(t)["lr"], n_trials=2)  # cut short
     assert run_unit(unit) == "ran"
     runs, _, unfinished = collect_runs(plan)
     assert unfinished == 0 and list(runs["trial"]) == [1, 2, 3, 4, 5]
-    assert len(optuna.load_study(study_name=unit.study_name, storage=storage).trials) == 6
+    assert len(optuna.load_study(study_name=unit.study_name, storage=storage).trials) == 5
     assert execute(plan) == {"done": 1}
+    fresh = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "fresh",
+                         test=[IDS[7]], methods=["tpe"], seeds=1, budget=5)
+    execute(fresh)
+    pd.testing.assert_series_equal(collect_runs(fresh)[0]["value"], runs["value"])
+
+
+def test_a_run_claimed_by_another_host_is_left_to_it(warehouse: str, tmp_path: Path) -> None:
+    plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
+                        test=[IDS[7]], methods=["random"], seeds=1, budget=3)
+    unit = plan.units[0]
+    study = optuna.create_study(storage=open_storage(unit.storage),
+                                study_name=unit.study_name, direction="maximize")
+    study.set_user_attr("compare:host", "another-machine")
+    assert run_unit(unit) == "elsewhere"
+    assert collect_runs(plan)[2] == 1  # unfinished, reported as such
 
 
 def test_same_seed_same_first_trial_across_methods_without_a_model(warehouse: str,
