@@ -85,6 +85,83 @@ def _block_log_kernel(block: Block, band: float, query: np.ndarray, centre: np.n
     return np.where(qact[:, None], logk, 0.0)
 
 
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """``scipy.special.logsumexp(a, axis=1)`` of a real 2-D array: the same numbers, faster.
+
+    SciPy's own goes through its array-API layer, which costs several times the arithmetic
+    on the prior's ``(candidates, centres)`` matrices. This takes SciPy's (1.15+) steps one
+    for one, so each number rounds as there: the maximum split out of the sum (times its
+    multiplicity), ``log1p`` of the rest, and the direct ``log(sum(exp))`` where that is not
+    finite.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_max = np.max(a, axis=1, keepdims=True)
+        is_max = a == a_max
+        m = np.sum(is_max.astype(a.dtype), axis=1, keepdims=True, dtype=a.dtype)
+        rest = np.exp(np.where(is_max, -np.inf, a) - a_max)
+        s = np.sum(rest, axis=1, keepdims=True, dtype=a.dtype)
+        s = np.where(s == 0, s, s / m)
+        sign = np.sign(s + 1) * np.sign(m)
+        s = np.where(s < -1, -s - 2, s)
+        out = np.log1p(s) + np.log(np.abs(m)) + a_max
+        out[sign < 0] = np.nan
+    finite = np.isfinite(out)
+    if finite.all():  # SciPy computes the direct sum always; rows are independent, so only
+        return out[:, 0]  # rows that need it need it
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        direct = np.log(np.sum(np.exp(a), axis=1, keepdims=True))
+    return np.where(finite, out, direct)[:, 0]
+
+
+def _centre_terms(block: Block, band: float, centre: np.ndarray) -> Any:
+    """What :func:`_block_log_kernel` computes from the centres alone, for :func:`_add_kernel`.
+
+    Numeric: the centres' unit values, inactive mask and log mass on [0, 1]. One-hot: a
+    ``(width + 1, n_centres)`` table of the log kernel per query value (the last row, zeros, for
+    an inactive query); None for a one-column block (it adds nothing).
+    """
+    ca, cact = _unit_and_active(block, centre)
+    if block.kind == "numeric":
+        return ca, ~cact, _log_mass(ca, band)
+    m = block.width
+    if m == 1:
+        return None
+    table = np.zeros((m + 1, len(centre)))
+    for k in range(m):
+        table[k] = np.where(ca == k, math.log(band), math.log((1.0 - band) / (m - 1)))
+    table[:m, ~cact] = -math.log(m)
+    return table
+
+
+def _add_kernel(total: np.ndarray, block: Block, band: float, query: np.ndarray,
+                terms: Any, scratch: tuple[np.ndarray, np.ndarray]) -> None:
+    """``total += _block_log_kernel(block, band, query, centres)``, bit for bit, faster.
+
+    The centres' part comes precomputed (:func:`_centre_terms`); the numeric kernel is built in
+    ``scratch`` (two arrays shaped like ``total``) in the same order of operations, so every
+    value rounds exactly as it did.
+    """
+    qa, qact = _unit_and_active(block, query)
+    if block.kind != "numeric":
+        if terms is not None:
+            total += terms[np.where(qact, qa.astype(np.int64), block.width)]
+        return
+    ca, c_inactive, log_mass = terms
+    z, logk = scratch
+    np.subtract.outer(qa, ca, out=z)
+    z /= band
+    np.multiply(z, -0.5, out=logk)
+    logk *= z
+    logk -= math.log(band)
+    logk -= _LOG_SQRT_2PI
+    logk -= log_mass
+    if c_inactive.any():
+        logk[:, c_inactive] = 0.0
+    if not qact.all():
+        logk[~qact] = 0.0
+    total += logk
+
+
 def _uniform_log_density(layout: EncodingLayout, x: np.ndarray) -> np.ndarray:
     """Log density of the uniform (per parameter) distribution at encodings ``x``."""
     out = np.zeros(len(x))
@@ -109,12 +186,40 @@ def _truncated_normal(mu: float, width: float, rng: np.random.Generator) -> floa
     return float(np.clip(mu + width * z, 0.0, 1.0))
 
 
+def _normal_terms(mu: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CDF terms :func:`_truncated_normal` computes for centres ``mu``: sign, base, span.
+
+    A draw is then ``clip(mu + width * sign * ndtri(base + r * span), 0, 1)``, the same
+    numbers :func:`_truncated_normal` gives, without four ``ndtr`` calls per draw.
+    """
+    a, b = -mu / width, (1.0 - mu) / width
+    upper = a > 0
+    base = np.where(upper, ndtr(-b), ndtr(a))
+    span = np.where(upper, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+    return np.where(upper, -1.0, 1.0), base, span
+
+
 def _keep_or_switch(index: int, m: int, keep: float, rng: np.random.Generator) -> int:
     """Keep ``index`` with probability ``keep``, else one of the other ``m - 1`` uniformly."""
     if m == 1 or rng.random() < keep:
         return index
     other = int(rng.integers(m - 1))
     return other if other < index else other + 1
+
+
+def _context_key(context: TaskContext | None) -> tuple[Any, ...] | None:
+    """Everything of ``context`` task weights depend on, comparable; None if not hashable."""
+    if context is None:
+        return ()
+    features = context.meta_features
+    x = np.asarray(context.x, dtype=np.float64)
+    scores = np.asarray(context.scores, dtype=np.float64)
+    try:
+        items = None if features is None else tuple(sorted(features.items()))
+        hash(items)
+    except TypeError:
+        return None
+    return items, x.shape, x.tobytes(), scores.tobytes()
 
 
 def _check_encodings(x: np.ndarray, space: SearchSpace) -> np.ndarray:
@@ -174,6 +279,17 @@ class ConfigPrior(Component):
         self.elite_x = np.zeros((0, 0))
         self.elite_task = np.zeros(0, dtype=np.int64)
         self.bands = np.zeros(0)
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        """Forget what was derived from the fitted state (weights per context, kernel terms).
+
+        Each cache is one tuple ``(key, value)`` replaced whole, so threads sharing the prior
+        read either the old entry or the new one, never half of each; a key holds every input
+        its value depends on, so an entry for another context or state is never used.
+        """
+        self._weights_cache: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
+        self._terms_cache: tuple[Any, Any] | None = None
 
     @property
     def layout(self) -> EncodingLayout:
@@ -186,6 +302,7 @@ class ConfigPrior(Component):
     def fit(self, data: MetaDataset, validation: MetaDataset | None = None) -> FitReport:
         """Collect each task's best trials and learn the kernel widths on them."""
         start = time.perf_counter()
+        self._clear_caches()
         self.space = data.space
         self.similarity.fit(data)
         self.elite_x, self.elite_task = self._elites(data)
@@ -255,7 +372,7 @@ class ConfigPrior(Component):
 
     def _mixture(self, weighted_log_kernel: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Log of ``(1 - u) * sum_j w_j k_j(x) + u * uniform(x)`` per query row."""
-        kde = logsumexp(weighted_log_kernel, axis=1)
+        kde = _logsumexp_rows(weighted_log_kernel)
         return np.logaddexp(math.log1p(-self.uniform_weight) + kde,
                             math.log(self.uniform_weight) + uniform)
 
@@ -274,23 +391,72 @@ class ConfigPrior(Component):
 
     def elite_weights(self, context: TaskContext | None = None) -> np.ndarray:
         """Each centre's mixture weight: its task's similarity weight, shared by its centres."""
+        return self._weights(context)[0].copy()
+
+    def _weights(self, context: TaskContext | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`elite_weights` and their logs, cached for the last context seen.
+
+        A sampler asks for them twice per suggestion (drawing and scoring candidates) with
+        the same context; task similarity is the costly part (every task's rank disagreement
+        with the support set).
+        """
+        key = (id(self.similarity), id(self.elite_task), _context_key(context))
+        cached = self._weights_cache
+        if key[2] is not None and cached is not None and cached[0] == key:
+            return cached[1]
         task_w = self.similarity.weights(context)
         counts = np.bincount(self.elite_task, minlength=len(task_w)).astype(float)
         w = task_w[self.elite_task] / counts[self.elite_task]
-        return w / w.sum()
+        w = w / w.sum()
+        value = (w, np.log(w))
+        for array in value:
+            array.flags.writeable = False
+        self._weights_cache = (key, value)
+        return value
+
+    def _centre_cache(self) -> tuple[list[Any], list[Any]]:
+        """Per block, the centres' kernel terms and what :meth:`_perturb` reads; cached.
+
+        The second list holds, per numeric block, each centre's inactive flag, unit value and
+        :func:`_normal_terms`; per one-hot block, each centre's index (-1 where inactive); as
+        Python lists, which a draw at a time reads faster than arrays.
+        """
+        key = (id(self.elite_x), self.elite_x.shape, self.bands.tobytes())
+        cached = self._terms_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        kernel: list[Any] = []
+        draws: list[Any] = []
+        for i, block in enumerate(self.layout.blocks):
+            kernel.append(_centre_terms(block, self.bands[i], self.elite_x))
+            values = self.elite_x[:, block.start:block.stop]
+            if block.kind == "numeric":
+                inactive = self.elite_x[:, block.active] < 0.5 if block.active is not None \
+                    else np.zeros(len(values), bool)
+                parts = (inactive, values[:, 0], *_normal_terms(values[:, 0], self.bands[i]))
+                draws.append(tuple(part.tolist() for part in parts))
+            else:
+                draws.append(np.where(values.max(axis=1) < 0.5, -1,
+                                      np.argmax(values, axis=1)).tolist())
+        value = (kernel, draws)
+        self._terms_cache = (key, value)
+        return value
 
     def log_density(self, x: np.ndarray, context: TaskContext | None = None) -> np.ndarray:
         """Log prior density at encodings ``x`` (``(n, d)`` or one vector); finite everywhere."""
         layout = self.layout
         x = _check_encodings(x, layout.space)
-        log_w = np.log(self.elite_weights(context))
+        log_w = self._weights(context)[1]
+        kernel = self._centre_cache()[0]
         out = np.empty(len(x))
         for lo in range(0, len(x), 1024):
             chunk = x[lo:lo + 1024]
-            total = log_w[None, :] + sum(
-                (_block_log_kernel(b, self.bands[i], chunk, self.elite_x)
-                 for i, b in enumerate(layout.blocks)), np.zeros((len(chunk), len(log_w))))
-            out[lo:lo + 1024] = self._mixture(total, _uniform_log_density(layout, chunk))
+            blocks = np.zeros((len(chunk), len(log_w)))
+            scratch = (np.empty_like(blocks), np.empty_like(blocks))
+            for i, block in enumerate(layout.blocks):
+                _add_kernel(blocks, block, self.bands[i], chunk, kernel[i], scratch)
+            blocks += log_w  # = log_w + blocks, in place
+            out[lo:lo + 1024] = self._mixture(blocks, _uniform_log_density(layout, chunk))
         return out
 
     def sample(self, n: int, rng: np.random.Generator, context: TaskContext | None = None
@@ -303,30 +469,34 @@ class ConfigPrior(Component):
         uniformly; a ``uniform_weight`` share of draws is uniform over the space.
         """
         layout = self.layout
-        picks = rng.choice(len(self.elite_x), size=n, p=self.elite_weights(context))
+        picks = rng.choice(len(self.elite_x), size=n, p=self._weights(context)[0])
         uniform = rng.random(n) < self.uniform_weight
-        return [layout.space.sample(rng) if u else self._perturb(layout, self.elite_x[e], rng)
+        draws = self._centre_cache()[1]
+        return [layout.space.sample(rng) if u else self._perturb(layout, int(e), draws, rng)
                 for e, u in zip(picks, uniform, strict=True)]
 
-    def _perturb(self, layout: EncodingLayout, centre: np.ndarray, rng: np.random.Generator
-                 ) -> dict[str, Any]:
+    def _perturb(self, layout: EncodingLayout, e: int, draws: list[Any],
+                 rng: np.random.Generator) -> dict[str, Any]:
+        """Centre ``e`` perturbed (``draws``: the second part of :meth:`_centre_cache`)."""
         flat: dict[str, Any] = {}
         for i, block in enumerate(layout.blocks):
             param = block.param
             if param is not None and param.condition is not None \
                     and not param.condition.holds(flat):
                 continue
+            band = float(self.bands[i])
             if block.kind == "numeric":
-                if block.active is not None and centre[block.active] < 0.5:
+                inactive, mu, sign, base, span = draws[i]
+                if inactive[e]:
                     flat[block.name] = param.sample(rng)  # type: ignore[union-attr]
-                else:
-                    u = _truncated_normal(float(centre[block.start]), self.bands[i], rng)
+                else:  # _truncated_normal(mu[e], band, rng), its terms precomputed
+                    z = sign[e] * ndtri(base[e] + rng.random() * span[e])
+                    u = float(min(1.0, max(0.0, mu[e] + band * z)))
                     flat[block.name] = from_unit(param, u)
                 continue
-            values, choices = centre[block.start:block.stop], layout.choices(block)
-            index = int(rng.integers(len(choices))) if values.max() < 0.5 else \
-                _keep_or_switch(int(np.argmax(values)), len(choices), self.bands[i], rng)
-            flat[block.name] = choices[index]
+            choices, index = layout.choices(block), draws[i][e]
+            flat[block.name] = choices[int(rng.integers(len(choices))) if index < 0 else
+                                       _keep_or_switch(index, len(choices), band, rng)]
         return layout.space.unflatten(flat)
 
     @classmethod

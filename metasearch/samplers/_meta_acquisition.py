@@ -183,10 +183,14 @@ class Acquisition:
 
     def best(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support
              ) -> dict[str, Any] | None:
-        """The highest-scoring configuration not already taken, or None if all are."""
+        """The highest-scoring configuration not already taken, or None if all are.
+
+        ``configs`` must be normalized configurations of ``space`` (:class:`Candidates`'
+        output), as they are encoded without being checked again.
+        """
         if not configs:
             return None
-        x = space.encode_many(configs)
+        x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
         fresh = np.array([config_key(row) not in support.taken for row in x])
         if not fresh.any():
             return None

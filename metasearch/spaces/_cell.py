@@ -69,10 +69,16 @@ def _check_op_name(op: object) -> str:
     """Return ``op`` if it is a usable op name; SpaceError naming it otherwise."""
     if not isinstance(op, str) or not op:
         raise SpaceError(f"an op name must be a non-empty string, got {op!r}")
-    bad = [c for c in _RESERVED_CHARS if c in op]
+    bad = _reserved_in(op)
     if bad:
-        raise SpaceError(f"op name {op!r} contains reserved character(s) {''.join(bad)!r}")
+        raise SpaceError(f"op name {op!r} contains reserved character(s) {bad!r}")
     return op
+
+
+@functools.lru_cache(maxsize=1024)
+def _reserved_in(op: str) -> str:
+    """The reserved characters ``op`` holds (cached: every Cell checks each of its ops)."""
+    return "".join(c for c in _RESERVED_CHARS if c in op)
 
 
 @dataclass(frozen=True)
@@ -111,13 +117,20 @@ class Cell:
 
     def to_nb201(self) -> str:
         """The NAS-Bench-201 string: node j's inputs ``op~i`` for i < j, nodes joined by '+'."""
-        nodes = []
-        for j in range(1, self.n_nodes):
-            nodes.append("|" + "|".join(f"{self.op(i, j)}~{i}" for i in range(j)) + "|")
-        return "+".join(nodes)
+        return _nb201_string(self.n_nodes, self.ops)
 
     def __str__(self) -> str:
         return self.to_nb201()
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _nb201_string(n_nodes: int, ops: tuple[str, ...]) -> str:
+    """:meth:`Cell.to_nb201` (cached: samplers write the same few cells over and over)."""
+    nodes = []
+    for j in range(1, n_nodes):
+        nodes.append("|" + "|".join(f"{ops[_edge_index(n_nodes, i, j)]}~{i}"
+                                    for i in range(j)) + "|")
+    return "+".join(nodes)
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -278,9 +291,9 @@ class CellSpace:
         _edge_index(self.n_nodes, i, j)
         return f"{self.name}_edge_{i}_{j}"
 
-    @property
+    @functools.cached_property
     def param_names(self) -> tuple[str, ...]:
-        """One parameter name per edge, in edge order."""
+        """One parameter name per edge, in edge order (computed once: the space is frozen)."""
         return tuple(self.edge_param(i, j) for i, j in self.edges)
 
     @property
@@ -312,6 +325,11 @@ class CellSpace:
             return self._check_cell(arch)
         if not isinstance(arch, str):
             raise self._fail(arch, f"expected a string or Cell, got {type(arch).__name__}")
+        return _parse_string(self, arch)
+
+    def _parse_string(self, arch: str) -> Cell:
+        """:meth:`parse` of a string, uncached (only valid strings are cached, by
+        :func:`_parse_string`; a Cell is immutable, so sharing it is safe)."""
         nodes = arch.strip().split("+")
         if len(nodes) != self.n_nodes - 1:
             raise self._fail(arch, f"{len(nodes)} node groups where {self.n_nodes - 1} belong")
@@ -445,7 +463,14 @@ class CellSpace:
         Returns:
             float64 vector of :attr:`encoding_length`: edge-major blocks of ``len(ops)``.
         """
-        cell = self.representative(arch)
+        return _one_hot(self, self.representative(arch)).copy()
+
+    def encode_string(self, arch: str) -> np.ndarray:
+        """:meth:`encode` of an NB201 string, cached per string: read-only, do not change it."""
+        return _encode_string(self, arch)
+
+    def _one_hot(self, cell: Cell) -> np.ndarray:
+        """The one-hot vector of ``cell``'s ops, uncached (see :func:`_one_hot`)."""
         index = {op: k for k, op in enumerate(self.ops)}
         vector = np.zeros(self.encoding_length, dtype=np.float64)
         for edge, op in enumerate(cell.ops):
@@ -461,6 +486,26 @@ class CellSpace:
         """Every cell of the space, in lexicographic order of op indices (small spaces only)."""
         for combo in itertools.product(self.ops, repeat=len(self.edges)):
             yield Cell(self.n_nodes, combo)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _parse_string(space: CellSpace, arch: str) -> Cell:
+    """:meth:`CellSpace.parse` of a string, cached per space (an invalid one raises each time)."""
+    return space._parse_string(arch)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _encode_string(space: CellSpace, arch: str) -> np.ndarray:
+    """:meth:`CellSpace.encode_string`: the representative's one-hot, read-only."""
+    return _one_hot(space, space.representative(arch))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _one_hot(space: CellSpace, cell: Cell) -> np.ndarray:
+    """:meth:`CellSpace.encode`'s vector of a representative, cached; read-only, so copy it."""
+    vector = space._one_hot(cell)
+    vector.flags.writeable = False
+    return vector
 
 
 def _live_ops(cell: Cell) -> tuple[str, ...]:

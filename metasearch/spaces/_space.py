@@ -8,6 +8,7 @@ categorical parameter, so that any Optuna sampler can search the space.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -53,10 +54,25 @@ class SearchSpace:
         if len(set(names)) != len(names) or len(set(flat)) != len(flat):
             raise SpaceError(f"search space names must be unique, got {sorted(flat)}")
 
-    @property
+    @functools.cached_property
     def names(self) -> tuple[str, ...]:
-        """Every key a complete configuration may hold."""
+        """Every key a complete configuration may hold (computed once: the space is frozen)."""
         return (*(p.name for p in self.params), *(c.name for c in self.cells))
+
+    @functools.cached_property
+    def _name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
+
+    @functools.cached_property
+    def _cell_param_names(self) -> frozenset[str]:
+        return frozenset(n for c in self.cells for n in c.param_names)
+
+    @functools.cached_property
+    def _distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        out = {p.name: p.distribution() for p in self.params}
+        for cell in self.cells:
+            out.update(cell.distributions())
+        return out
 
     def param(self, name: str) -> Hyperparameter:
         """The hyperparameter called ``name``."""
@@ -75,7 +91,8 @@ class SearchSpace:
         Raises:
             SpaceError: naming the first parameter that is missing, unknown or out of range.
         """
-        unknown = sorted(set(config) - set(self.names))
+        unknown = [] if self._name_set.issuperset(config) else \
+            sorted(set(config) - self._name_set)
         if unknown:
             raise SpaceError(f"unknown parameter(s) {unknown}: the space has {list(self.names)}")
         out: dict[str, Any] = {}
@@ -117,11 +134,12 @@ class SearchSpace:
     # -- Optuna's flat view ---------------------------------------------------------------
 
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
-        """Every flat parameter's Optuna distribution (conditional ones included)."""
-        out = {p.name: p.distribution() for p in self.params}
-        for cell in self.cells:
-            out.update(cell.distributions())
-        return out
+        """Every flat parameter's Optuna distribution (conditional ones included).
+
+        Built once (the space is frozen; Optuna's distributions are not changed by their
+        users); each call returns a new dict of them.
+        """
+        return dict(self._distributions)
 
     def flatten(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The flat form Optuna stores: each cell replaced by one entry per edge."""
@@ -133,7 +151,7 @@ class SearchSpace:
 
     def unflatten(self, flat: Mapping[str, Any]) -> dict[str, Any]:
         """A configuration from Optuna's flat parameters (inverse of :meth:`flatten`)."""
-        cell_params = {n for c in self.cells for n in c.param_names}
+        cell_params = self._cell_param_names
         config = {k: v for k, v in flat.items() if k not in cell_params}
         for cell in self.cells:
             config[cell.name] = cell.unflatten(flat).to_nb201()
@@ -163,11 +181,30 @@ class SearchSpace:
         vectors.extend(cell.encode(valid[cell.name]) for cell in self.cells)
         return np.concatenate(vectors)
 
-    def encode_many(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """:meth:`encode` for many configurations, stacked to ``(len(configs), length)``."""
+    def encode_many(self, configs: Sequence[Mapping[str, Any]], *, validated: bool = False
+                    ) -> np.ndarray:
+        """:meth:`encode` for many configurations, stacked to ``(len(configs), length)``.
+
+        Args:
+            configs: the configurations.
+            validated: they are already normalized (what :meth:`validate`, :meth:`sample` and
+                :meth:`unflatten` return), so checking them again is skipped; a sampler
+                encoding hundreds of its own candidates per trial saves most of the cost.
+        """
         if not configs:
             return np.zeros((0, self.encoding_length))
-        return np.stack([self.encode(c) for c in configs])
+        valid = configs if validated else [self.validate(c) for c in configs]
+        out = np.empty((len(valid), self.encoding_length))
+        col = 0
+        for param in self.params:  # column by column: the same numbers as encode(), row-wise
+            width = param.encoding_length
+            out[:, col:col + width] = [param.encode(v.get(param.name)) for v in valid]
+            col += width
+        for cell in self.cells:
+            width = cell.encoding_length
+            out[:, col:col + width] = [cell.encode_string(v[cell.name]) for v in valid]
+            col += width
+        return out
 
     # -- identity -------------------------------------------------------------------------
 

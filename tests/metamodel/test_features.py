@@ -20,6 +20,8 @@ from metasearch.metamodel._features import (
     MetaFeatureScaler,
     TaskResponses,
     TaskSimilarity,
+    _discordance,
+    discordances,
 )
 from metasearch.spaces import Float, SearchSpace
 
@@ -196,3 +198,22 @@ def test_layout_decodes_what_it_encodes() -> None:
     for _ in range(50):
         x = FAMILY.space.encode(FAMILY.space.sample(rng))
         np.testing.assert_allclose(FAMILY.space.encode(layout.decode(x)), x, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batched_discordances_equal_the_all_pairs_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for case in range(60):
+        n, n_tasks = int(rng.integers(0, 30)), int(rng.integers(1, 5))
+        observed = rng.integers(0, int(rng.integers(1, 5)), n).astype(float) if case % 2 \
+            else rng.normal(size=n)  # many ties, or none
+        predicted = rng.integers(0, 3, (n, n_tasks)).astype(float) if case % 3 \
+            else rng.normal(size=(n, n_tasks))
+        expected = [_discordance(predicted[:, t], observed) for t in range(n_tasks)]
+        np.testing.assert_array_equal(discordances(predicted, observed), expected)
+
+
+def test_discordances_of_no_informative_pair_are_nan() -> None:
+    assert np.isnan(discordances(np.zeros((3, 2)), np.ones(3))).all()
+    assert discordances(np.array([[0.0, 1.0, 0.0]]).T, np.array([0.0, 1.0, 2.0]))[0] \
+        == pytest.approx((0.0 + 1.0 + 0.5) / 3)

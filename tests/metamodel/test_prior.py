@@ -12,12 +12,23 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from scipy.special import ndtri
 from synthetic_data import evaluated_dataset
 
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset, TaskContext
-from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
+from metasearch.metamodel._features import EncodingLayout
+from metasearch.metamodel._prior import (
+    ConfigPrior,
+    MarginalPrior,
+    _add_kernel,
+    _block_log_kernel,
+    _centre_terms,
+    _logsumexp_rows,
+    _normal_terms,
+    _truncated_normal,
+)
 from metasearch.spaces import Categorical, CellSpace, Float, Int, SearchSpace
 
 FAMILY = get_family("synthetic")
@@ -260,3 +271,64 @@ def test_marginal_prior_round_trip_and_fit() -> None:
     assert own.fit(_split(0)[0]).train["shared_params"] == len(own.layout.blocks)
     with pytest.raises(MetasearchError, match="'lr' is not in this space"):
         MarginalPrior.restore(settings, arrays, SearchSpace(params=(Float("x", 0.0, 1.0),)))
+
+
+# -- the fast paths give the reference numbers bit for bit ---------------------------------
+
+
+def test_logsumexp_rows_equals_scipys() -> None:
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(0)
+    for case in range(60):
+        a = rng.normal(size=(int(rng.integers(1, 20)), int(rng.integers(1, 50))))
+        a *= (1.0, 40.0, 900.0)[case % 3]
+        if case % 4 == 0:
+            a[rng.random(a.shape) < 0.3] = -np.inf
+        if case % 5 == 0:
+            a[0] = -np.inf  # a row with nothing in it
+        if case % 7 == 0:
+            a = np.round(a)  # tied maxima
+        np.testing.assert_array_equal(_logsumexp_rows(a), logsumexp(a, axis=1))
+
+
+def test_accumulated_kernels_equal_the_block_kernels() -> None:
+    prior = _fitted(0)
+    layout = EncodingLayout.of(FAMILY.space)
+    rng = np.random.default_rng(3)
+    query = _encode([FAMILY.space.sample(rng) for _ in range(40)])
+    centres = prior.elite_x[:70]
+    total = np.zeros((len(query), len(centres)))
+    scratch = (np.empty_like(total), np.empty_like(total))
+    expected = np.zeros_like(total)
+    for i, block in enumerate(layout.blocks):
+        band = float(prior.bands[i])
+        _add_kernel(total, block, band, query, _centre_terms(block, band, centres), scratch)
+        expected = expected + _block_log_kernel(block, band, query, centres)
+    np.testing.assert_array_equal(total, expected)
+
+
+def test_precomputed_normal_terms_draw_what_truncated_normal_draws() -> None:
+    mu = np.array([-0.3, 0.0, 0.2, 0.5, 0.97, 1.4])
+    for width in (0.02, 0.1, 0.5):
+        sign, base, span = _normal_terms(mu, width)
+        first, second = np.random.default_rng(5), np.random.default_rng(5)
+        for k, m in enumerate(mu):
+            z = sign[k] * ndtri(base[k] + first.random() * span[k])
+            assert float(min(1.0, max(0.0, m + width * z))) \
+                == _truncated_normal(float(m), width, second)
+
+
+def test_task_weights_are_cached_per_context_and_not_shared_across_contexts() -> None:
+    prior = _fitted(0)
+    x = _held_out_values(_split(0)[1][0])[2]
+    first = TaskContext(x=x[:8], scores=np.arange(8.0))
+    other = TaskContext(x=x[:8], scores=np.arange(8.0)[::-1].copy())
+    fresh = ConfigPrior.restore(prior.settings(), prior.arrays(), FAMILY.space)
+    w_first = prior.elite_weights(first)
+    np.testing.assert_array_equal(prior.elite_weights(first), w_first)
+    np.testing.assert_array_equal(prior.elite_weights(other), fresh.elite_weights(other))
+    np.testing.assert_array_equal(prior.elite_weights(first), fresh.elite_weights(first))
+    assert not np.array_equal(w_first, prior.elite_weights(other))
+    w_first[:] = 0.0  # callers get their own copy
+    np.testing.assert_array_equal(prior.elite_weights(first), fresh.elite_weights(first))

@@ -113,3 +113,27 @@ def test_description_round_trips_and_fingerprints(space: SearchSpace) -> None:
     assert other.fingerprint() != space.fingerprint()
     with pytest.raises(SpaceError, match="malformed"):
         SearchSpace.from_dict({"cells": [{"name": "cell"}]})
+
+
+def test_encode_many_equals_encode_row_by_row(space: SearchSpace) -> None:
+    rng = np.random.default_rng(4)
+    configs = [space.sample(rng) for _ in range(60)]
+    expected = np.stack([space.encode(c) for c in configs])
+    np.testing.assert_array_equal(space.encode_many(configs), expected)
+    np.testing.assert_array_equal(space.encode_many(configs, validated=True), expected)
+    assert space.encode_many([]).shape == (0, space.encoding_length)
+
+
+def test_cached_encodings_and_distributions_are_not_shared_with_callers(
+        space: SearchSpace) -> None:
+    config = space.sample(np.random.default_rng(0))
+    first = space.encode(config)
+    first[:] = -1.0
+    assert (space.encode(config) >= 0).all()
+    dists = space.distributions()
+    dists.clear()
+    assert space.distributions()
+    for cell in space.cells:
+        vector = cell.encode(config[cell.name])
+        vector[:] = 7.0
+        assert set(cell.encode(config[cell.name])) == {0.0, 1.0}
