@@ -88,8 +88,9 @@ def test_compare_end_to_end_writes_the_report(warehouse: str, tmp_path: Path) ->
             "--seeds", "2", "--budget", "6", "--out", str(out), "--jobs", "2"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    for name in ("report.html", "summary.json", "runs.csv", "costs.csv"):
+    for name in ("report.html", "summary.json", "runs.csv", "costs.csv", "summary.md"):
         assert (out / name).exists()
+    assert "| metasearch |" in (out / "summary.md").read_text()
     runs = _runs(out)
     assert {"family", "task", "method", "seed", "trial", "value", "incumbent", "regret",
             "state", "cost_s"} <= set(runs.columns)
