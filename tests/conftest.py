@@ -31,6 +31,16 @@ def _private_warehouse(tmp_path_factory: pytest.TempPathFactory,
     yield path
 
 
+@pytest.fixture(autouse=True)
+def _benchmarks_env_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--data`` sets METASEARCH_BENCHMARKS for the rest of a CLI process; in the test process
+    that would leak into later tests, so every test gets the variable back as it found it."""
+    name = "METASEARCH_BENCHMARKS"
+    monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded: restored at teardown
+    if not os.environ[name]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def postgres_schema() -> Iterator[Callable[[], str]]:
     """A factory of fresh PostgreSQL schemas, each as a URL that selects it; all dropped after.
