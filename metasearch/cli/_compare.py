@@ -32,6 +32,9 @@ def _command(plan: Any, warehouse: str | None, model: Path | None, seed: int, de
             "--budget", str(plan.budget), "--seed", str(seed), "--device", device]
     if plan.protocol.get("leave_one_out"):
         args = [a for a in args[:4]] + ["--leave-one-out"] + args[8:]
+    elif plan.protocol.get("transfer_from"):
+        args = [*args[:6], "--transfer-from", ",".join(plan.protocol["transfer_from"]),
+                *args[8:]]
     for flag, value in (("--warehouse", warehouse), ("--model", model),
                         ("--storage", storage)):
         if value is not None:
@@ -65,6 +68,10 @@ def compare(
     leave_one_out: bool = typer.Option(False, "--leave-one-out", help="Every task is a test "
                                        "task once, searched with a model meta-trained on all "
                                        "the others."),
+    transfer_from: str | None = typer.Option(None, "--transfer-from", help="Leave-one-family-"
+                                             "out: meta-train on these families' tasks "
+                                             "(comma-separated; same search space) and search "
+                                             "FAMILY's tasks."),
     methods: str | None = typer.Option(None, "--methods", help="Comma-separated (default "
                                        "all): metasearch, no-warmstart, no-prior, "
                                        "no-surrogate, rgpe-surrogate, no-pruner, random, tpe, "
@@ -113,7 +120,8 @@ def compare(
         family=family, warehouse=warehouse, out=out, train=_split_list(train_tasks),
         test=_split_list(test_tasks), leave_one_out=leave_one_out,
         methods=_split_list(methods), seeds=seeds, budget=budget, storage=storage,
-        model=model, seed=seed, device=device, n_test=n_test, on_status=output.line)
+        model=model, seed=seed, device=device, n_test=n_test,
+        transfer_from=_split_list(transfer_from), on_status=output.line)
     output.line(f"{family}: {len(plan.train)} train / {len(plan.test)} test tasks, "
                 f"{len(plan.methods)} methods x {seeds} seeds x {budget} trials = "
                 f"{len(plan.units)} runs in {jobs} process(es); studies in {plan.storage}")

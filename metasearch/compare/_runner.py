@@ -35,6 +35,8 @@ __all__ = ["ComparePlan", "RunUnit", "collect_runs", "execute", "known_bounds", 
 CLAIM_ATTR = "compare:host"
 SUGGEST_ATTR = "compare:suggest_s"
 SEED_STRIDE = 10_000
+SOURCE_SEP = "::"
+"""Joins a source family and its task in the training ids of ``--transfer-from``."""
 QUICK: dict[str, Any] = {
     "budget": 20, "seeds": 3, "n_test": 4,
     "methods": ("metasearch", "no-warmstart", "no-surrogate", "random", "tpe", "ws-tpe",
@@ -128,11 +130,61 @@ def choose_tasks(stored: Sequence[str], registered: Sequence[str], train: Sequen
     return sorted(train), sorted(test)
 
 
+def _training_data(store: Any, family: str, train: Sequence[str]) -> Any:
+    """The meta-dataset of ``train``: tasks of ``family``, or ``SOURCE::task`` of another.
+
+    Tasks of other families (``--transfer-from``, same space, checked before) are merged
+    under their prefixed ids into one data set of ``family``.
+    """
+    from metasearch.metamodel import MetaDataset
+    from metasearch.metamodel._source import load_dataset
+
+    by_family: dict[str, list[str]] = {}
+    for task in train:
+        source, sep, name = task.partition(SOURCE_SEP)
+        if sep:
+            by_family.setdefault(source, []).append(name)
+        else:
+            by_family.setdefault(family, []).append(task)
+    if list(by_family) == [family]:
+        return load_dataset(store, family, tasks=by_family[family])
+    parts = {f: load_dataset(store, f, tasks=tasks) for f, tasks in by_family.items()}
+    first = next(iter(parts.values()))
+    histories = {(t if f == family else f"{f}{SOURCE_SEP}{t}"): h
+                 for f, data in parts.items() for t, h in data.tasks.items()}
+    return MetaDataset(family, first.space, first.direction,
+                       max(d.max_budget for d in parts.values()), histories)
+
+
+def _check_sources(store: Any, family: Any, sources: Sequence[str]) -> list[str]:
+    """The ``--transfer-from`` families, refused unless stored with the same space."""
+    out = []
+    for name in sources:
+        if name == family.name:
+            raise MetasearchError(f"--transfer-from {name}: that is the family being compared "
+                                  "(leave it out)")
+        _family_tasks(store, name)
+        record = store.family(name)
+        if record.fingerprint != family.space.fingerprint():
+            raise MetasearchError(
+                f"--transfer-from {name}: its search space differs from {family.name!r}'s "
+                f"(fingerprints {record.fingerprint[:12]} and "
+                f"{family.space.fingerprint()[:12]}); a meta-model transfers only within one "
+                "space")
+        if record.direction != family.direction or (record.max_budget or 0) != \
+                family.max_budget:
+            raise MetasearchError(
+                f"--transfer-from {name}: it {record.direction}s over {record.max_budget} "
+                f"steps, {family.name!r} {family.direction}s over {family.max_budget}")
+        out.append(name)
+    return out
+
+
 def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, seed: int,
                  device: str) -> tuple[str, float]:
     """Meta-train on ``train`` (15% of them validate) and save; reuse a folder fitted alike."""
     from metasearch.metamodel import MetaModel, TaskSplit
-    from metasearch.metamodel._source import load_dataset, warehouse_snapshot
+    from metasearch.metamodel._source import warehouse_snapshot
 
     if (folder / "metadata.json").exists():
         try:
@@ -144,7 +196,7 @@ def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, se
     from metasearch.metamodel import COMPONENT_KINDS
 
     start = time.perf_counter()
-    data = load_dataset(store, family, tasks=list(train))
+    data = _training_data(store, family, train)
     # Too few tasks to hold some out for early stopping: fit on all of them.
     split = (TaskSplit.make(list(train), seed=seed, validation=0.15, test=0.0)
              if len(train) >= 4 else TaskSplit(train=tuple(sorted(train))))
@@ -152,7 +204,10 @@ def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, se
     kinds = [k for k in COMPONENT_KINDS if k != "curves" or data.max_budget >= 2]
     model = MetaModel.train(data, split, kinds=kinds, seed=seed, device=device)
     seconds = time.perf_counter() - start
-    model.info.update({"warehouse": warehouse_snapshot(store, family), "seed": seed,
+    owners = sorted({t.partition(SOURCE_SEP)[0] if SOURCE_SEP in t else family for t in train})
+    snapshot = (warehouse_snapshot(store, owners[0]) if owners == [family]
+                else {owner: warehouse_snapshot(store, owner) for owner in owners})
+    model.info.update({"warehouse": snapshot, "seed": seed,
                        "total_seconds": seconds, "device": device})
     model.save(folder)
     return str(folder), seconds
@@ -185,7 +240,8 @@ def _warm_start(store: Any, family: str, model_dir: str, train: Sequence[str],
         ranked = [ids[i] for i in np.argsort(-weights, kind="stable") if ids[i] in set(train)]
         chosen = ranked[0] if ranked else chosen
     space = model.space
-    trials = store.trials(family, tasks=[chosen])
+    owner, sep, name = chosen.partition(SOURCE_SEP)
+    trials = store.trials(owner, tasks=[name]) if sep else store.trials(family, tasks=[chosen])
     done = trials[(trials["status"] == "complete") & trials["final_value"].notna()]
     done = done.sort_values("final_value", ascending=direction == "minimize")
     flat = [space.flatten(space.validate(c)) for c in done["config"]]
@@ -216,6 +272,7 @@ def plan_compare(
     seed: int = 0,
     device: str = "cpu",
     n_test: int | None = None,
+    transfer_from: Sequence[str] | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> ComparePlan:
     """Check the protocol, meta-train what is needed, and list the runs.
@@ -239,15 +296,26 @@ def plan_compare(
     if leave_one_out and (train or test or model):
         raise MetasearchError("--leave-one-out chooses the splits itself: drop --train-tasks, "
                               "--test-tasks and --model")
+    if transfer_from and (leave_one_out or train or model):
+        raise MetasearchError("--transfer-from meta-trains on the other families' tasks: drop "
+                              "--leave-one-out, --train-tasks and --model")
     out.mkdir(parents=True, exist_ok=True)
     the_storage = storage or f"journal:{out / 'studies.journal'}"
     with Warehouse.open(warehouse) as store:
-        stored = _family_tasks(store, family)
         registered = fam.task_ids()
-        if leave_one_out:
+        if transfer_from:
+            sources = _check_sources(store, fam, transfer_from)
+            unknown_test = sorted(set(test or ()) - set(registered))
+            if unknown_test:
+                raise MetasearchError(f"test tasks {unknown_test} are not tasks of the family")
+            test_tasks = sorted(test) if test else sorted(registered)
+            train_tasks = [f"{b}{SOURCE_SEP}{t}" for b in sources for t in _family_tasks(store, b)]
+        elif leave_one_out:
+            stored = _family_tasks(store, family)
             train_tasks = stored
             test_tasks = sorted(set(stored) & set(registered))
         else:
+            stored = _family_tasks(store, family)
             train_tasks, test_tasks = choose_tasks(stored, registered, train, test, seed, n_test)
         plan = ComparePlan(family, train_tasks, test_tasks, chosen_methods, seeds, budget,
                            the_storage, out)
@@ -289,7 +357,8 @@ def plan_compare(
                         device))
     plan.protocol = {
         "family": family, "train_tasks": train_tasks, "test_tasks": test_tasks,
-        "leave_one_out": leave_one_out, "methods": chosen_methods,
+        "leave_one_out": leave_one_out, "transfer_from": list(transfer_from or []),
+        "methods": chosen_methods,
         "method_descriptions": {m: METHODS[m].description for m in chosen_methods},
         "seeds": seeds, "budget": budget, "storage": the_storage,
         "models": sorted(set(plan.models.values())),

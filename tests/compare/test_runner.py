@@ -175,3 +175,50 @@ def test_quick_end_to_end_on_the_shipped_warehouse(tmp_path: Path, monkeypatch: 
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_tasks"] == 4 and summary["n_seeds"] == 3
+
+
+@pytest.fixture
+def twin() -> Any:
+    """A second family with the synthetic space, for leave-one-family-out; unregistered after."""
+    from metasearch.families import _registry, register_family
+
+    @register_family
+    class Twin(type(FAMILY)):  # type: ignore[misc]
+        name = "synthetic-twin"
+
+    yield Twin.name
+    _registry._FAMILIES.pop(Twin.name, None)
+    _registry._INSTANCES.pop(Twin.name, None)
+
+
+def test_transfer_from_another_family_trains_only_on_it(twin: str, tmp_path: Path) -> None:
+    db = str(tmp_path / "w.db")
+    built = runner.invoke(app, ["warehouse", "build", "--family", twin, "--tasks", "5",
+                                "--trials", "20", "--warehouse", db])
+    assert built.exit_code == 0, built.output
+    plan = plan_compare(family="synthetic", warehouse=db, out=tmp_path / "out",
+                        transfer_from=[twin], test=IDS[:2], methods=["metasearch", "ws-tpe"],
+                        seeds=1, budget=3)
+    assert plan.train == [f"{twin}::synthetic-{i:02d}" for i in range(5)]
+    assert plan.test == IDS[:2]
+    from metasearch.metamodel import MetaModel
+
+    model = MetaModel.load(plan.units[0].model_dir)
+    assert model.family == "synthetic" and set(model.split.seen) == set(plan.train)
+    assert plan.units[-1].warm is not None and plan.units[-1].warm.task.startswith(twin)
+    execute(plan)
+    runs, _, unfinished = collect_runs(plan)
+    assert unfinished == 0 and len(runs) == 2 * 2 * 3
+
+
+def test_transfer_from_a_family_of_another_space_is_refused(tmp_path: Path) -> None:
+    warehouse = str(tmp_path / "w.db")
+    built = runner.invoke(app, ["warehouse", "build", "--family", "tabular-mlp", "--tasks", "1",
+                                "--trials", "2", "--warehouse", warehouse])
+    assert built.exit_code == 0, built.output
+    with pytest.raises(MetasearchError, match="search space differs"):
+        plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
+                     transfer_from=["tabular-mlp"])
+    with pytest.raises(MetasearchError, match="being compared"):
+        plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
+                     transfer_from=["synthetic"])
