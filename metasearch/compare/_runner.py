@@ -11,7 +11,7 @@ test tasks' stored trials are used for this scaling only, never for fitting.
 Each run is a study in one Optuna storage (a journal file under the output folder, or
 ``--storage`` URL shared by several machines), written when the run is complete, so an
 interrupted comparison resumes with the runs it had not finished, and machines that share the
-storage split the runs between them: a run is claimed by the first host that starts it.
+storage split the runs between them: a run is claimed by the first process that starts it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from metasearch.errors import MetasearchError
 
 __all__ = ["ComparePlan", "RunUnit", "collect_runs", "execute", "known_bounds", "plan_compare"]
 
-CLAIM_ATTR = "compare:host"
+CLAIM_SUFFIX = "#claim"
+"""A run's claim is a study of its own (``<run>#claim``): creating a study is atomic in every
+Optuna storage, so two workers cannot both claim one run."""
 SUGGEST_ATTR = "compare:suggest_s"
 SEED_STRIDE = 10_000
 SOURCE_SEP = "::"
@@ -370,7 +372,11 @@ def plan_compare(
 # -- executing ---------------------------------------------------------------------------------
 
 def open_storage(url: str) -> Any:
-    """An Optuna storage: ``journal:PATH`` is a journal file (multi-process safe), else RDB."""
+    """An Optuna storage: ``journal:PATH`` is a journal file (multi-process safe), else RDB.
+
+    Optuna creates an RDB's tables on first use and fails when several processes do so at
+    once; a compare started on several machines together retries until they exist.
+    """
     import optuna
 
     if url.startswith("journal:"):
@@ -378,7 +384,15 @@ def open_storage(url: str) -> Any:
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+    import sqlalchemy.exc
+
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Another machine is creating Optuna's tables this moment: they exist next time.
+            time.sleep(0.5 * (attempt + 1))
+    return optuna.storages.RDBStorage(url)
 
 
 _MODELS: dict[str, Any] = {}
@@ -409,6 +423,40 @@ def finished_trials(study: Any) -> list[Any]:
     return list(study.get_trials(deepcopy=False, states=states))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(storage: Any, study_name: str) -> bool:
+    """Claim the run ``study_name`` for this process; False when another one holds it.
+
+    A claim held by a process of this host that is no longer running (an interrupted
+    compare) is taken over; one held on another host is left to it.
+    """
+    import optuna
+
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    name = study_name + CLAIM_SUFFIX
+    try:
+        claim = optuna.create_study(storage=storage, study_name=name)
+    except optuna.exceptions.DuplicatedStudyError:
+        claim = optuna.load_study(study_name=name, storage=storage)
+        owner = str(claim.user_attrs.get("owner", ""))
+        host, _, pid = owner.rpartition(":")
+        if owner == me:
+            return True
+        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+            return False
+    claim.set_user_attr("owner", me)
+    return True
+
+
 def run_unit(unit: RunUnit) -> str:
     """Run one run to its budget unless it is done; ``done``, ``ran`` or ``elsewhere``.
 
@@ -432,15 +480,12 @@ def run_unit(unit: RunUnit) -> str:
                                  direction=direction, load_if_exists=True)
     if len(finished_trials(stored)) >= unit.budget:
         return "done"
-    host = socket.gethostname()
-    claimed = stored.user_attrs.get(CLAIM_ATTR)
-    if claimed is not None and claimed != host:
+    if not _claim(storage, unit.study_name):
         return "elsewhere"
     if stored.trials:  # a partial write: start the run over
         optuna.delete_study(study_name=unit.study_name, storage=storage)
         stored = optuna.create_study(storage=storage, study_name=unit.study_name,
                                      direction=direction)
-    stored.set_user_attr(CLAIM_ATTR, host)
 
     sampler, pruner, enqueue = build_method(
         unit.method, model=_model(unit.model_dir), space=task.family.space,

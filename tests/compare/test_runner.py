@@ -127,7 +127,6 @@ def test_a_partly_written_run_is_run_again(warehouse: str, tmp_path: Path) -> No
     storage = open_storage(unit.storage)
     study = optuna.create_study(storage=storage, study_name=unit.study_name,
                                 direction="maximize")
-    study.set_user_attr("compare:host", __import__("socket").gethostname())
     study.optimize(lambda t: FAMILY.space.suggest(t)["lr"], n_trials=2)  # cut short
     assert run_unit(unit) == "ran"
     runs, _, unfinished = collect_runs(plan)
@@ -144,11 +143,13 @@ def test_a_run_claimed_by_another_host_is_left_to_it(warehouse: str, tmp_path: P
     plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
                         test=[IDS[7]], methods=["random"], seeds=1, budget=3)
     unit = plan.units[0]
-    study = optuna.create_study(storage=open_storage(unit.storage),
-                                study_name=unit.study_name, direction="maximize")
-    study.set_user_attr("compare:host", "another-machine")
+    claim = optuna.create_study(storage=open_storage(unit.storage),
+                                study_name=unit.study_name + "#claim")
+    claim.set_user_attr("owner", "another-machine:1")
     assert run_unit(unit) == "elsewhere"
     assert collect_runs(plan)[2] == 1  # unfinished, reported as such
+    claim.set_user_attr("owner", f"{__import__('socket').gethostname()}:999999999")
+    assert run_unit(unit) == "ran"  # a dead process of this host: taken over
 
 
 def test_same_seed_same_first_trial_across_methods_without_a_model(warehouse: str,
@@ -222,3 +223,30 @@ def test_transfer_from_a_family_of_another_space_is_refused(tmp_path: Path) -> N
     with pytest.raises(MetasearchError, match="being compared"):
         plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
                      transfer_from=["synthetic"])
+
+
+@pytest.mark.postgres
+def test_two_machines_share_runs_through_postgresql(warehouse: str, tmp_path: Path,
+                                                    postgres_schema: Any) -> None:
+    """Two compare processes on one PostgreSQL storage: each run is done once, by one."""
+    import subprocess
+    import sys
+
+    url = postgres_schema()
+    args = ["compare", "--family", "synthetic", "--warehouse", warehouse, "--test-tasks",
+            IDS[7], "--methods", "random,tpe", "--seeds", "2", "--budget", "4",
+            "--storage", url]
+    code = "from metasearch.cli import main; main()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, *args, "--out",
+                               str(tmp_path / f"m{i}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    studies = optuna.get_all_study_summaries(open_storage(url))
+    runs = [s for s in studies if not s.study_name.endswith("#claim")]
+    assert len(runs) == 2 * 2 and all(s.n_trials == 4 for s in runs)  # each run done once
+    final = runner.invoke(app, [*args, "--out", str(tmp_path / "all")])
+    assert final.exit_code == 0, final.output
+    assert len(pd.read_csv(tmp_path / "all" / "runs.csv")) == 2 * 2 * 4
