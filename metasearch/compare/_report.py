@@ -273,10 +273,37 @@ def _figures(runs: pd.DataFrame, summary: Mapping[str, Any]) -> list[tuple[str, 
 
     b = summary["bootstrap"]
     curve = regret_curve(runs, n_boot=b["n_boot"], seed=b["seed"], confidence=b["confidence"])
-    return [("Regret curves", _regret_fig(Figure(figsize=(11, 4)), curve)),
-            ("Average rank", _rank_fig(Figure(figsize=(6, 4)), rank_curve(runs))),
-            ("Final regret per task", _heat_fig(Figure(figsize=(7, 5)), runs)),
-            ("Speed-up", _speedup_fig(Figure(figsize=(7, 4)), summary))]
+    figures = [("Regret curves", _regret_fig(Figure(figsize=(11, 4)), curve)),
+               ("Average rank", _rank_fig(Figure(figsize=(6, 4)), rank_curve(runs))),
+               ("Final regret per task", _heat_fig(Figure(figsize=(7, 5)), runs)),
+               ("Speed-up", _speedup_fig(Figure(figsize=(7, 4)), summary))]
+    if "epochs" in runs.columns and runs["epochs"].fillna(0).max() > 1:
+        figures.append(("Regret against epochs trained",
+                        _epochs_fig(Figure(figsize=(6, 4)), runs)))
+    return figures
+
+
+def epochs_curve(runs: pd.DataFrame, points: int = 100) -> pd.DataFrame:
+    """Mean incumbent regret per method after each amount of training (epochs summed over a
+    run's trials, pruned ones included): the cost axis on which a pruner pays off.
+
+    Each run's regret is a step function of its cumulative epochs (1.0 before its first trial);
+    runs are averaged on a common grid from 0 to the longest run's total.
+    """
+    keyed = runs.sort_values(["method", "task", "seed", "trial"])
+    spent = keyed.groupby(["method", "task", "seed"])["epochs"].cumsum().fillna(0)
+    grid = np.linspace(0.0, float(spent.max()), points)
+    rows = []
+    for method, frame in keyed.assign(spent=spent).groupby("method"):
+        curves = []
+        for _, run in frame.groupby(["task", "seed"]):
+            at = np.searchsorted(run["spent"].to_numpy(), grid, side="right") - 1
+            regret = run["regret"].to_numpy()
+            curves.append(np.where(at >= 0, regret[np.maximum(at, 0)], 1.0))
+        mean = np.mean(curves, axis=0)
+        rows += [{"method": method, "epochs": g, "regret": r} for g, r in zip(grid, mean,
+                                                                              strict=True)]
+    return pd.DataFrame(rows)
 
 
 def _regret_fig(fig: Figure, curve: pd.DataFrame) -> Figure:
@@ -290,6 +317,16 @@ def _regret_fig(fig: Figure, curve: pd.DataFrame) -> Figure:
         ax.set(xlabel="trials", ylabel="normalized regret (mean, 95% band)",
                yscale="log" if log else "linear", title="log scale" if log else "linear scale")
     axes[0].legend()
+    return fig
+
+
+def _epochs_fig(fig: Figure, runs: pd.DataFrame) -> Figure:
+    ax = fig.subplots()
+    for method, c in epochs_curve(runs).groupby("method"):
+        ax.plot(c["epochs"], np.maximum(c["regret"], 1e-4), label=str(method))
+    ax.set(xlabel="epochs trained (all trials of a run, pruned ones included)",
+           ylabel="normalized regret (mean)", yscale="log")
+    ax.legend()
     return fig
 
 

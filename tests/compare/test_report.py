@@ -67,3 +67,29 @@ def test_import_does_not_load_matplotlib() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_epochs_curve_by_hand() -> None:
+    from metasearch.compare._report import epochs_curve
+
+    runs = pd.DataFrame({
+        "method": ["a", "a", "b", "b"], "task": ["t"] * 4, "seed": [0] * 4,
+        "trial": [1, 2, 1, 2], "epochs": [10, 10, 2, 10], "regret": [0.5, 0.2, 0.9, 0.1],
+    })
+    curve = epochs_curve(runs, points=5)  # grid 0, 5, 10, 15, 20 epochs
+    a = curve[curve["method"] == "a"]["regret"].tolist()
+    b = curve[curve["method"] == "b"]["regret"].tolist()
+    assert a == [1.0, 1.0, 0.5, 0.5, 0.2]
+    assert b == [1.0, 0.9, 0.9, 0.1, 0.1]  # its 2nd trial ends at 12 epochs: after 10
+    assert curve[curve["method"] == "b"]["epochs"].tolist() == [0.0, 5.0, 10.0, 15.0, 20.0]
+
+
+def test_a_report_with_epochs_has_the_cost_axis_figure(runs: pd.DataFrame, costs: pd.DataFrame,
+                                                       tmp_path: Path) -> None:
+    with_epochs = runs.assign(epochs=5)
+    summary = summarize(with_epochs, costs, method_of_interest="metasearch",
+                        baselines=["tpe", "random"], reference="tpe", n_boot=100)
+    write_report(tmp_path, with_epochs, costs, summary)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 5
+    assert "Regret against epochs trained" in page
