@@ -88,3 +88,13 @@ class Component(ABC):
         ``data_space`` is the family's :class:`~metasearch.spaces.SearchSpace` (needed by
         components that return configurations).
         """
+
+
+def sub_arrays(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays under ``prefix``, with it stripped (a component's nested parts)."""
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """``arrays`` with every name put under ``prefix`` (inverse of :func:`sub_arrays`)."""
+    return {f"{prefix}{k}": v for k, v in arrays.items()}

@@ -20,9 +20,9 @@ from metasearch.metamodel._features import (
     MetaFeatureScaler,
     TaskResponses,
     TaskSimilarity,
-    _discordance,
     discordances,
 )
+from metasearch.metamodel._similarity import _discordance
 from metasearch.spaces import Float, SearchSpace
 
 FAMILY = get_family("synthetic")

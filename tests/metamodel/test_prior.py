@@ -19,9 +19,7 @@ from metasearch.errors import MetasearchError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset, TaskContext
 from metasearch.metamodel._features import EncodingLayout
-from metasearch.metamodel._prior import (
-    ConfigPrior,
-    MarginalPrior,
+from metasearch.metamodel._kernels import (
     _add_kernel,
     _block_log_kernel,
     _centre_terms,
@@ -29,6 +27,7 @@ from metasearch.metamodel._prior import (
     _normal_terms,
     _truncated_normal,
 )
+from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
 from metasearch.spaces import Categorical, CellSpace, Float, Int, SearchSpace
 
 FAMILY = get_family("synthetic")
