@@ -21,7 +21,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 import metasearch
 from metasearch.errors import WarehouseError
 
-__all__ = ["ENV_VAR", "default_path", "engine_for", "resolve_url", "transaction"]
+__all__ = ["ENV_VAR", "default_path", "engine_for", "resolve_url", "transaction",
+           "unpack_shipped"]
 
 ENV_VAR = "METASEARCH_WAREHOUSE"
 BUSY_TIMEOUT_S = 120.0
@@ -34,6 +35,34 @@ def default_path() -> Path:
     return Path(metasearch.__file__).resolve().parents[1] / "warehouse" / "warehouse.db"
 
 
+def unpack_shipped(path: Path) -> None:
+    """Create ``path`` from ``path.xz`` (how the checkout ships it) when it is missing.
+
+    The repository keeps the default warehouse xz-compressed (a third of its size); the first
+    use unpacks it beside the archive, into a temporary file renamed into place, so processes
+    starting together never see half a file. An existing file is never touched: it may hold
+    trials recorded since.
+    """
+    archive = path.with_name(path.name + ".xz")
+    if path.exists() or not archive.exists():
+        return
+    import lzma
+    import shutil
+    import tempfile
+
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=".unpack-")
+    os.close(handle)
+    partial = Path(name)
+    try:
+        with lzma.open(archive) as packed, partial.open("wb") as out:
+            shutil.copyfileobj(packed, out)
+        partial.chmod(archive.stat().st_mode & 0o777)  # mkstemp makes it private
+        partial.replace(path)
+    except (OSError, lzma.LZMAError) as exc:
+        partial.unlink(missing_ok=True)
+        raise WarehouseError(f"cannot unpack the shipped warehouse {archive}: {exc}") from exc
+
+
 def resolve_url(path_or_url: str | os.PathLike[str] | None) -> URL:
     """The SQLAlchemy URL of a warehouse given as a path, a URL, or None.
 
@@ -43,6 +72,8 @@ def resolve_url(path_or_url: str | os.PathLike[str] | None) -> URL:
     """
     if path_or_url is None or str(path_or_url) == "":
         path_or_url = os.environ.get(ENV_VAR) or default_path()
+        if path_or_url == default_path():
+            unpack_shipped(default_path())
     target = os.fspath(path_or_url)
     if "://" not in target:
         path = Path(target).expanduser().resolve()

@@ -193,3 +193,34 @@ def test_trial_frame_dtypes(warehouse: Warehouse) -> None:
     assert frame["final_value"].dtype == "float64"
     assert str(frame["number"].dtype) == "Int64"
     assert pd.isna(frame.loc[0, "failure_reason"])
+
+
+def test_the_shipped_archive_is_unpacked_once_and_never_over_a_file(tmp_path: Path) -> None:
+    import lzma
+
+    from metasearch.errors import WarehouseError
+    from metasearch.warehouse._engine import unpack_shipped
+
+    source = tmp_path / "source.db"
+    with Warehouse.open(str(source)) as store:
+        store.close()
+    target = tmp_path / "shipped" / "warehouse.db"
+    target.parent.mkdir()
+    (target.parent / "warehouse.db.xz").write_bytes(lzma.compress(source.read_bytes()))
+    unpack_shipped(target)
+    assert target.read_bytes() == source.read_bytes()
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".unpack-")] == []
+    target.write_bytes(b"recorded since")
+    unpack_shipped(target)  # an existing warehouse is left alone
+    assert target.read_bytes() == b"recorded since"
+    broken = tmp_path / "broken" / "warehouse.db"
+    broken.parent.mkdir()
+    (broken.parent / "warehouse.db.xz").write_bytes(b"not xz at all")
+    with pytest.raises(WarehouseError, match="cannot unpack"):
+        unpack_shipped(broken)
+    assert not broken.exists() and len(list(broken.parent.iterdir())) == 1
+
+
+def test_the_checkout_ships_the_default_warehouse_compressed() -> None:
+    archive = default_path().with_name("warehouse.db.xz")
+    assert archive.is_file() and archive.stat().st_size < 5 * 2**20
