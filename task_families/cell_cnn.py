@@ -270,15 +270,11 @@ class ImageTask(Task):
         if device == "cpu" and not STACK_ON_CPU:
             return super()._train_batch(configs, budget, device, seeds, curves, stop_on)
         from metasearch.evaluation import batched
-        from metasearch.evaluation import torch_training as tt
 
-        models, members = [], []
-        for config, seed, curve in zip(configs, seeds, curves, strict=True):
-            generator = tt.seed_everything(seed)  # as in _train: each model's own init
-            models.append(self._network(config))
-            members.append(batched.Member(_settings(config, budget), generator, curve))
-        return batched.train_models_batched(
-            models, self.data, members, device=device, stop_on=stop_on
+        return batched.train_configs_batched(
+            configs, seeds, curves, build=self._network,
+            settings=lambda config: _settings(config, budget), data=self.data, device=device,
+            stop_on=stop_on,
         )
 
 

@@ -282,15 +282,12 @@ class TabularTask(Task):
         curves: list[CurveRecorder], stop_on: tuple[type[BaseException], ...],
     ) -> list[float | BaseException | None]:
         from metasearch.evaluation import batched
-        from metasearch.evaluation import torch_training as tt
 
-        models, members = [], []
-        for config, seed, curve in zip(configs, seeds, curves, strict=True):
-            generator = tt.seed_everything(seed)  # as in _train: each model's own init
-            models.append(build_mlp(self.data.x_train.shape[1], self.data.n_classes, config))
-            members.append(batched.Member(_settings(config, budget), generator, curve))
-        return batched.train_models_batched(
-            models, self.data, members, device=device, stop_on=stop_on
+        n_in, n_out = self.data.x_train.shape[1], self.data.n_classes
+        return batched.train_configs_batched(
+            configs, seeds, curves, build=lambda config: build_mlp(n_in, n_out, config),
+            settings=lambda config: _settings(config, budget), data=self.data, device=device,
+            stop_on=stop_on,
         )
 
 

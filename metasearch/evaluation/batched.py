@@ -24,19 +24,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from metasearch.evaluation._result import CurveRecorder, TrialFailed
 from metasearch.evaluation._splits import DataSplits
-from metasearch.evaluation.torch_training import DIVERGENCE_LOSS, TrainSettings, _autocast
+from metasearch.evaluation.torch_training import (
+    DIVERGENCE_LOSS,
+    TrainSettings,
+    _autocast,
+    seed_everything,
+)
 
 __all__ = [
     "BatchedForward",
     "Member",
     "StackedOptimizer",
     "train_classifiers_batched",
+    "train_configs_batched",
     "train_models_batched",
     "vmap_forward",
 ]
@@ -294,3 +301,27 @@ def train_models_batched(
     return train_classifiers_batched(
         forward, params, buffers, data, members, device=device, stop_on=stop_on
     )
+
+
+def train_configs_batched(
+    configs: Sequence[dict[str, Any]],
+    seeds: Sequence[int],
+    curves: Sequence[CurveRecorder],
+    *,
+    build: Callable[[dict[str, Any]], nn.Module],
+    settings: Callable[[dict[str, Any]], TrainSettings],
+    data: DataSplits,
+    device: str,
+    stop_on: tuple[type[BaseException], ...] = (),
+) -> list[Outcome]:
+    """Build and train one model per configuration (one architecture) as one stack.
+
+    Each model is built right after seeding with its own seed, as the one-at-a-time path
+    does, so it starts from the same weights and draws its data order from its own generator.
+    """
+    models, members = [], []
+    for config, seed, curve in zip(configs, seeds, curves, strict=True):
+        generator = seed_everything(seed)
+        models.append(build(config))
+        members.append(Member(settings(config), generator, curve))
+    return train_models_batched(models, data, members, device=device, stop_on=stop_on)

@@ -158,6 +158,21 @@ class Task(ABC):
         """The task's meta-features (computed once)."""
         return self.compute_meta_features()
 
+    def _budget_and_device(self, budget: int | None, device: str) -> tuple[int, str]:
+        """The epochs to train (the full budget when None) and the device, both checked.
+
+        Raises:
+            SpaceError: a budget that is not an integer from 1 to the family's.
+            DeviceError: the device is malformed or absent.
+        """
+        steps = self.family.max_budget if budget is None else budget
+        if isinstance(steps, bool) or not isinstance(steps, int) or not steps >= 1:
+            raise SpaceError(f"budget={budget!r} must be an integer >= 1")
+        if steps > self.family.max_budget:
+            raise SpaceError(f"budget={budget} exceeds the family's {self.family.max_budget}")
+        where = resolve_device(device) if self.family.uses_torch else parse_device(device)
+        return steps, "cpu" if where == "auto" else where
+
     def evaluate(
         self,
         config: Mapping[str, Any],
@@ -182,13 +197,7 @@ class Task(ABC):
             DeviceError: the device is malformed or absent.
         """
         valid = self.resolve_config(self.family.space.validate(config))
-        steps = self.family.max_budget if budget is None else budget
-        if isinstance(steps, bool) or not isinstance(steps, int) or not steps >= 1:
-            raise SpaceError(f"budget={budget!r} must be an integer >= 1")
-        if steps > self.family.max_budget:
-            raise SpaceError(f"budget={budget} exceeds the family's {self.family.max_budget}")
-        where = resolve_device(device) if self.family.uses_torch else parse_device(device)
-        where = "cpu" if where == "auto" else where
+        steps, where = self._budget_and_device(budget, device)
         self.prepare()
         curve = CurveRecorder(report)
         try:
@@ -241,13 +250,7 @@ class Task(ABC):
         if not len(seeds) == len(calls) == len(valid):
             raise SpaceError(f"{len(valid)} configs need as many seeds and reports, got "
                              f"{len(seeds)} seeds and {len(calls)} reports")
-        steps = self.family.max_budget if budget is None else budget
-        if isinstance(steps, bool) or not isinstance(steps, int) or not steps >= 1:
-            raise SpaceError(f"budget={budget!r} must be an integer >= 1")
-        if steps > self.family.max_budget:
-            raise SpaceError(f"budget={budget} exceeds the family's {self.family.max_budget}")
-        where = resolve_device(device) if self.family.uses_torch else parse_device(device)
-        where = "cpu" if where == "auto" else where
+        steps, where = self._budget_and_device(budget, device)
         self.prepare()
         groups: dict[Hashable, list[int]] = {}
         for index, config in enumerate(valid):
