@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
+from synthetic_data import evaluated_dataset
 
 from metasearch.families import get_family
-from metasearch.metamodel import MetaDataset, MetaModel, TaskSplit
+from metasearch.metamodel import MetaModel, TaskSplit
 from metasearch.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
@@ -31,14 +31,8 @@ WORKER = Path(__file__).with_name("pg_worker.py")
 
 def small_model(folder: Path) -> Path:
     """Portfolio, prior and FSBO surrogate fitted on 8 synthetic tasks (never TASK)."""
-    rng = np.random.default_rng(0)
     ids = FAMILY.task_ids()[:10]
-    results = {t: [FAMILY.task(t).evaluate(FAMILY.space.sample(rng), device="cpu")
-                   for _ in range(30)] for t in ids}
-    data = MetaDataset.from_results(
-        family=FAMILY.name, space=FAMILY.space, direction=FAMILY.direction,
-        max_budget=FAMILY.max_budget, results=results,
-        meta_features={t: FAMILY.task(t).meta_features for t in ids})
+    data = evaluated_dataset(ids, 30, seed=0)
     model = MetaModel.train(data, TaskSplit(train=tuple(ids[:8]), validation=tuple(ids[8:])),
                             kinds=("portfolio", "prior", "surrogate"), seed=0)
     return model.save(folder / "model")

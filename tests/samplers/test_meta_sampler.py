@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+from synthetic_data import evaluated_dataset
 
 from metasearch.families import get_family
-from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
+from metasearch.metamodel import MetaModel, TaskContext, TaskSplit
 from metasearch.samplers._meta_loading import ColdStartWarning
 from metasearch.samplers._meta_sampler import MetaSampler
 from metasearch.samplers._meta_support import config_key
@@ -29,17 +30,8 @@ SPACE = FAMILY.space
 @cache
 def trained() -> MetaModel:
     """Every sampler component, fitted on 24 synthetic tasks (4 validate, 12 held out; ~10 s)."""
-    rng = np.random.default_rng(0)
     ids = FAMILY.task_ids()
-    results, features = {}, {}
-    for task_id in ids[:28]:
-        task = FAMILY.task(task_id)
-        configs = [SPACE.sample(rng) for _ in range(60)]
-        results[task_id] = [task.evaluate(c, device="cpu", seed=0) for c in configs]
-        features[task_id] = task.meta_features
-    data = MetaDataset.from_results(
-        family=FAMILY.name, space=SPACE, direction=FAMILY.direction,
-        max_budget=FAMILY.max_budget, results=results, meta_features=features)
+    data = evaluated_dataset(ids[:28], 60, seed=0)
     split = TaskSplit(train=tuple(ids[:24]), validation=tuple(ids[24:28]))
     return MetaModel.train(data, split, kinds=("portfolio", "prior", "surrogate", "rgpe"),
                            seed=0)

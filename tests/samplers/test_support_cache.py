@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+from synthetic_data import evaluated_dataset
 
 from metasearch.families import get_family
-from metasearch.metamodel import MetaDataset, MetaModel, TaskSplit
+from metasearch.metamodel import MetaModel, TaskSplit
 from metasearch.samplers._meta_sampler import MetaSampler
 from metasearch.samplers._meta_support import (
     PROPOSAL_ATTR,
@@ -28,17 +29,8 @@ TASK: Any = FAMILY.task(FAMILY.task_ids()[30])  # a SyntheticTask, with final_va
 @cache
 def small_model() -> MetaModel:
     """A prior and a surrogate fitted on 8 synthetic tasks of 30 trials (a few seconds)."""
-    rng = np.random.default_rng(1)
     ids = FAMILY.task_ids()
-    results, features = {}, {}
-    for task_id in ids[:8]:
-        task = FAMILY.task(task_id)
-        configs = [SPACE.sample(rng) for _ in range(30)]
-        results[task_id] = [task.evaluate(c, device="cpu", seed=0) for c in configs]
-        features[task_id] = task.meta_features
-    data = MetaDataset.from_results(
-        family=FAMILY.name, space=SPACE, direction=FAMILY.direction,
-        max_budget=FAMILY.max_budget, results=results, meta_features=features)
+    data = evaluated_dataset(ids[:8], 30, seed=1)
     split = TaskSplit(train=tuple(ids[:6]), validation=tuple(ids[6:8]))
     return MetaModel.train(data, split, kinds=("prior", "surrogate"), seed=0)
 

@@ -1,7 +1,7 @@
 """Meta-datasets from the synthetic family: real evaluations, milliseconds per trial.
 
-A plain module (not the conftest) so that test modules can import it by name; pytest puts
-this folder on ``sys.path`` because it holds a conftest.
+A plain module (not the conftest) so that any test module can import it by name; pytest puts
+this folder (``tests/``) on ``sys.path`` because it holds a conftest.
 """
 
 from __future__ import annotations
