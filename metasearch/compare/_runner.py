@@ -230,10 +230,11 @@ def _check_loaded(model_dir: Path, family: str, test: Sequence[str]) -> tuple[st
 def _warm_start(store: Any, family: str, model_dir: str, train: Sequence[str],
                 features: Mapping[str, float] | None, direction: str) -> WarmStart:
     """The most similar training task (by the model's similarity) and its trials."""
-    from metasearch.metamodel import MetaModel, TaskContext
+    from metasearch.metamodel import TaskContext
     from metasearch.samplers._suggest import _similarity
 
-    model = MetaModel.load(model_dir)
+    model = _model(model_dir)  # loaded once per folder and process
+    assert model is not None
     similarity = _similarity(model)
     chosen = sorted(train)[0]
     if similarity is not None:
@@ -322,27 +323,24 @@ def plan_compare(
         plan = ComparePlan(family, train_tasks, test_tasks, chosen_methods, seeds, budget,
                            the_storage, out)
         needs_model = any(METHODS[m].uses_model for m in chosen_methods)
-        if needs_model:
+        if needs_model and model is not None:
+            folder, secs = _check_loaded(model, family, test_tasks)
+            plan.models = dict.fromkeys(test_tasks, folder)
+            plan.meta_train_s[folder] = secs
+        elif needs_model and leave_one_out:
             for task_id in test_tasks:
                 fit_on = [t for t in train_tasks if t != task_id]
-                if model is not None:
-                    folder, secs = _check_loaded(model, family, test_tasks)
-                elif leave_one_out:
-                    say(f"meta-training without {task_id} ({len(fit_on)} tasks)")
-                    folder, secs = _train_model(store, family, fit_on,
-                                                out / "models" / f"without-{task_id}", seed,
-                                                device)
-                else:
-                    if "shared" not in plan.models:
-                        say(f"meta-training on {len(fit_on)} training tasks")
-                        plan.models["shared"], secs = _train_model(
-                            store, family, fit_on, out / "models" / "shared", seed, device)
-                        plan.meta_train_s[plan.models["shared"]] = secs
-                    folder = plan.models["shared"]
-                    secs = plan.meta_train_s[folder]
+                say(f"meta-training without {task_id} ({len(fit_on)} tasks)")
+                folder, secs = _train_model(store, family, fit_on,
+                                            out / "models" / f"without-{task_id}", seed, device)
                 plan.models[task_id] = folder
                 plan.meta_train_s[folder] = secs
-        plan.models.pop("shared", None)
+        elif needs_model:  # one model: no test task is among the training tasks
+            say(f"meta-training on {len(train_tasks)} training tasks")
+            folder, secs = _train_model(store, family, train_tasks, out / "models" / "shared",
+                                        seed, device)
+            plan.models = dict.fromkeys(test_tasks, folder)
+            plan.meta_train_s[folder] = secs
         for task_id in test_tasks:
             features = dict(fam.task(task_id).meta_features) or None
             warm = None
@@ -542,8 +540,8 @@ def known_bounds(store: Any, family: str, tasks: Sequence[str]) -> pd.DataFrame:
     sign = 1.0 if fam.direction == "maximize" else -1.0
     rows: dict[str, dict[str, float]] = {}
     if store.has_family(family):
-        trials = store.trials(family, tasks=[t for t in tasks
-                                             if t in {x.name for x in store.tasks(family)}])
+        stored = {x.name for x in store.tasks(family)}
+        trials = store.trials(family, tasks=[t for t in tasks if t in stored])
         done = trials[(trials["status"] == "complete") & trials["final_value"].notna()]
         for task, values in done.groupby("task")["final_value"]:
             v = values.to_numpy(dtype=np.float64)
