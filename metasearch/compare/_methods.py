@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from metasearch.errors import MetasearchError
 
 __all__ = ["METHODS", "MethodSpec", "TimedSampler", "WarmStart", "WarmStartCmaEs",
-           "build_method", "method_names"]
+           "build_method"]
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,6 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("ws-tpe", "warm-start", "the 5 best configurations of the most similar "
                "training task enqueued, then TPE", True),
 )}
-
-
-def method_names() -> list[str]:
-    return list(METHODS)
 
 
 @dataclass(frozen=True)

@@ -616,7 +616,3 @@ def collect_runs(plan: ComparePlan, bounds: pd.DataFrame | None = None
         return runs, pd.DataFrame(costs), unfinished
     limits = task_bounds(runs, fam.direction, known=bounds)
     return add_regret(runs, limits), pd.DataFrame(costs), unfinished
-
-
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
