@@ -59,8 +59,9 @@ def families(
         params += [f"{c['name']} cell {c['n_nodes']} nodes {{{', '.join(c['ops'])}}}"
                    for c in info["space"]["cells"]]
         out.line(f"[bold]{fam.name}[/bold]: {fam.description}")
-        out.line(f"  {fam.metric} ({fam.direction}), {fam.max_budget} epochs, "
-                 f"{info['n_tasks']} tasks")
+        axis = info.get("curve_axis")
+        steps = f"{fam.max_budget} steps of {axis}" if axis else f"{fam.max_budget} epochs"
+        out.line(f"  {fam.metric} ({fam.direction}), {steps}, {info['n_tasks']} tasks")
         for text in params:
             out.line(f"  - {text}")
         if not family:

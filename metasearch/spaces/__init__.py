@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metasearch.spaces._cell import NB201_OPS, Cell, CellSpace, canonical
+from metasearch.spaces._configspace import read_configspace_json, space_from_configspace
 from metasearch.spaces._params import (
     Categorical,
     Condition,
@@ -25,4 +26,6 @@ __all__ = [
     "SearchSpace",
     "canonical",
     "hyperparameter_from_dict",
+    "read_configspace_json",
+    "space_from_configspace",
 ]
