@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from metasearch.cli._output import Output
-from metasearch.cli._warehouse import WAREHOUSE
+from metasearch.cli._warehouse import DATA, WAREHOUSE
 from metasearch.errors import MetasearchError
 
 
@@ -24,7 +24,7 @@ def _split_list(text: str | None) -> list[str] | None:
 
 
 def _command(plan: Any, warehouse: str | None, model: Path | None, seed: int, device: str,
-             storage: str | None) -> str:
+             storage: str | None, data: Path | None = None) -> str:
     """The command that reruns exactly this comparison (every choice spelled out)."""
     args = ["metasearch", "compare", "--family", plan.family,
             "--test-tasks", ",".join(plan.test), "--train-tasks", ",".join(plan.train),
@@ -36,7 +36,7 @@ def _command(plan: Any, warehouse: str | None, model: Path | None, seed: int, de
         args = [*args[:6], "--transfer-from", ",".join(plan.protocol["transfer_from"]),
                 *args[8:]]
     for flag, value in (("--warehouse", warehouse), ("--model", model),
-                        ("--storage", storage)):
+                        ("--storage", storage), ("--data", data)):
         if value is not None:
             args += [flag, str(value)]
     return shlex.join(args)
@@ -93,6 +93,7 @@ def compare(
     device: str = typer.Option("cpu", "--device", help="Where trials train: cpu, cuda, "
                                "cuda:N."),
     warehouse: str | None = WAREHOUSE,
+    data: Path | None = DATA,
     json_mode: bool = typer.Option(False, "--json", help="Print summary.json instead of the "
                                    "table."),
 ) -> None:
@@ -101,9 +102,11 @@ def compare(
     from metasearch.compare._methods import METHODS
     from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds, plan_compare
     from metasearch.evaluation import parse_device
+    from metasearch.families import set_data_path
     from metasearch.warehouse import Warehouse
 
     parse_device(device)
+    set_data_path(data)
     n_test = None
     if quick:
         family = family or "synthetic"
@@ -145,7 +148,7 @@ def compare(
     reference = "tpe" if "tpe" in plan.methods else (baselines[0] if baselines else focus)
     summary = summarize(runs, costs, method_of_interest=focus, baselines=baselines,
                         reference=reference)
-    plan.protocol["commands"] = [_command(plan, warehouse, model, seed, device, storage)]
+    plan.protocol["commands"] = [_command(plan, warehouse, model, seed, device, storage, data)]
     plan.protocol["outcomes"] = counts
     plan.protocol["seconds"] = round(time.perf_counter() - started, 1)
     report = write_report(out, runs, costs, summary, title=f"metasearch compare: {family}",

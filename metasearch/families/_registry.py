@@ -127,6 +127,9 @@ def get_family(name: str) -> TaskFamily:
     discover()
     if name not in _FAMILIES:
         hint = "".join(f"; {where} failed to load ({why})" for where, why in _LOAD_ERRORS.items())
+        if not os.environ.get("METASEARCH_BENCHMARKS"):
+            hint += ("; families found in benchmark data (yahpo-SCENARIO) appear with "
+                     "--data PATH or $METASEARCH_BENCHMARKS")
         raise UnknownFamilyError(
             f"unknown family {name!r}: expected one of {', '.join(sorted(_FAMILIES))}{hint}"
         )
