@@ -11,14 +11,14 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # loaded lazily at run time, by __getattr__ below
-    from metasearch.samplers import MetaPruner, MetaSampler
+    from metasearch.samplers import MetaPruner, MetaSampler, WarehouseCallback
 
-__all__ = ["MetaPruner", "MetaSampler", "__version__"]
+__all__ = ["MetaPruner", "MetaSampler", "WarehouseCallback", "__version__"]
 
 
 def __getattr__(name: str) -> object:
-    """``metasearch.MetaSampler`` and ``MetaPruner`` without making the import load Optuna."""
-    if name in ("MetaSampler", "MetaPruner"):
+    """``metasearch.MetaSampler``, ``MetaPruner``, ``WarehouseCallback``: no Optuna at import."""
+    if name in ("MetaSampler", "MetaPruner", "WarehouseCallback"):
         import metasearch.samplers
 
         return getattr(metasearch.samplers, name)

@@ -195,24 +195,49 @@ def stats(warehouse: str | None = WAREHOUSE, json_mode: bool = JSON) -> None:
 @app.command("ingest-optuna")
 def ingest_optuna(
     storage: str = typer.Argument(..., help="Optuna storage: an RDB URL or a journal file."),
-    study: str = typer.Option(..., "--study", "-s", help="Study name."),
+    studies: list[str] | None = typer.Option(
+        None, "--study", "-s", help="Study name or glob (repeat; default: every study)."),
     family: str | None = typer.Option(
         None, "--family", "-f", help="Family (default: the study's metasearch_family)."),
     task: str | None = typer.Option(
-        None, "--task", "-t", help="Task (default: the study's metasearch_task)."),
+        None, "--task", "-t", help="Task of a single study (default: the study's "
+        "metasearch_task, else its name)."),
     source: str | None = typer.Option(
-        None, "--source", help="Source key (default: optuna:<storage>#<study>)."),
+        None, "--source", help="Source key of a single study (default: "
+        "optuna:<storage>#<study>)."),
     warehouse: str | None = WAREHOUSE,
     json_mode: bool = JSON,
 ) -> None:
-    """Import an Optuna study's finished trials, with intermediate values as curves."""
-    from metasearch.warehouse import ingest_optuna as ingest
+    """Import Optuna studies' finished trials, with intermediate values as curves.
+
+    Each study is a task. Studies of a new family are filed in one space matched by parameter
+    name (the README's "From your own past studies"); importing again adds only new trials.
+    """
+    from metasearch.errors import MetasearchError
+    from metasearch.warehouse import ingest_optuna as ingest_one
+    from metasearch.warehouse import ingest_optuna_studies
 
     out = Output(json_mode)
+    patterns = studies or []
+    single = len(patterns) == 1 and not any(c in patterns[0] for c in "*?[")
+    if (task or source) and not single:
+        raise MetasearchError("--task and --source name one study's task and source: give "
+                              "exactly one --study NAME (no glob) with them")
     with open_warehouse(warehouse) as store:
-        summary, unfinished = ingest(store, storage, study, family=family, task=task,
-                                     registered=_registered, source_key=source)
-    _print_summary(out, {**summary.to_dict(), "unfinished_skipped": unfinished})
+        if single:
+            summary, unfinished = ingest_one(store, storage, patterns[0], family=family,
+                                             task=task, registered=_registered,
+                                             source_key=source)
+            done = [(patterns[0], summary, unfinished)]
+        else:
+            done = ingest_optuna_studies(store, storage, patterns, family=family,
+                                         registered=_registered)
+    rows = [{**s.to_dict(), "study": name, "unfinished_skipped": u} for name, s, u in done]
+    if json_mode and not single:
+        out.json({"studies": rows})
+        return
+    for row in rows:
+        _print_summary(out, row)
 
 
 @app.command("ingest-table")

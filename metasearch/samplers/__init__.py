@@ -14,6 +14,7 @@ from metasearch.samplers._study import (
 )
 
 if TYPE_CHECKING:  # loaded lazily at run time, by __getattr__ below
+    from metasearch.samplers._callback import WarehouseCallback
     from metasearch.samplers._meta_loading import ColdStartWarning
     from metasearch.samplers._meta_pruner import MetaPruner
     from metasearch.samplers._meta_sampler import MetaSampler
@@ -24,6 +25,7 @@ __all__ = [
     "MetaSampler",
     "ResultHook",
     "TaskObjective",
+    "WarehouseCallback",
     "create_task_study",
     "make_sampler",
     "sampler_names",
@@ -31,7 +33,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """MetaSampler and MetaPruner load on first use (they import optuna and scipy, a second)."""
+    """MetaSampler, MetaPruner, WarehouseCallback load on first use (optuna, scipy: a second)."""
     if name == "MetaSampler":
         from metasearch.samplers._meta_sampler import MetaSampler
 
@@ -40,6 +42,10 @@ def __getattr__(name: str) -> object:
         from metasearch.samplers._meta_pruner import MetaPruner
 
         return MetaPruner
+    if name == "WarehouseCallback":
+        from metasearch.samplers._callback import WarehouseCallback
+
+        return WarehouseCallback
     if name == "ColdStartWarning":
         from metasearch.samplers._meta_loading import ColdStartWarning
 

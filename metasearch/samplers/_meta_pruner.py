@@ -9,7 +9,7 @@ state, so one instance serves any number of threads, processes and studies.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.samplers._from_studies import PRUNER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import encode_flat
 
@@ -106,6 +107,33 @@ class MetaPruner(BasePruner):
         """
         return cls(resolve_model(path_or_url, family, model), task_features=task_features,
                    **kwargs)
+
+    @classmethod
+    def from_studies(
+        cls,
+        studies: StudiesLike,
+        *,
+        names: str | Sequence[str] | None = None,
+        cache_dir: str | Path | None = None,
+        train_seed: int = 0,
+        device: str = "auto",
+        **kwargs: Any,
+    ) -> MetaPruner:
+        """The pruner whose curve model is learned from past studies' intermediate values.
+
+        As :meth:`MetaSampler.from_studies` (same arguments, same cache), for the curve model.
+
+        Raises:
+            ValueError: the studies report fewer than two intermediate values per trial, so
+                there are no curves to learn from.
+        """
+        model, _ = learn_from_studies(studies, names=names, kinds=PRUNER_KINDS, seed=train_seed,
+                                      cache_dir=cache_dir, device=device)
+        if model.get("curves") is None:
+            raise ValueError("MetaPruner.from_studies: the source studies report fewer than 2 "
+                             "intermediate values per trial (trial.report), so there are no "
+                             "learning curves to learn a pruner from")
+        return cls(model, **kwargs)
 
     @property
     def model(self) -> MetaModel | None:

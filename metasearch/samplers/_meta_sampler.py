@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.errors import MetasearchError
 from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import (
@@ -171,6 +172,43 @@ class MetaSampler(BaseSampler):
         """
         return cls(resolve_model(path_or_url, family, model), task_features=task_features,
                    seed=seed, **kwargs)
+
+    @classmethod
+    def from_studies(
+        cls,
+        studies: StudiesLike,
+        *,
+        names: str | Sequence[str] | None = None,
+        components: Sequence[str] = SAMPLER_KINDS,
+        cache_dir: str | Path | None = None,
+        train_seed: int = 0,
+        device: str = "auto",
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> MetaSampler:
+        """The sampler meta-learned from past studies: OptunaHub's ``source_studies`` path.
+
+        Each finished study is one past task. Its meta-model (warm-start portfolio, prior and
+        transfer surrogate, see :mod:`~metasearch.samplers._from_studies`) is learned once and
+        cached under a fingerprint of the source trials, so the next build, in any process,
+        only reads it. Parameters are matched by name across studies: the widest range on one
+        scale, the union of categorical choices; a parameter not in every study is left to
+        ``fallback``; one parameter of two kinds is refused.
+
+        Args:
+            studies: finished ``optuna.Study`` objects, or a storage URL (or journal file).
+            names: with a storage, the study names or globs to read (default: all).
+            components: what to learn (``portfolio``, ``prior``, ``surrogate``, ``rgpe``).
+            cache_dir: where models are cached (default: ``$METASEARCH_CACHE_DIR``, else the
+                user cache folder).
+            train_seed: seeds meta-training (part of the cache key; ``seed`` is not).
+            device: where to meta-train (``auto``: CUDA when present).
+            seed: seeds the sampler's draws, as in the constructor.
+            **kwargs: the constructor's other arguments.
+        """
+        model, _ = learn_from_studies(studies, names=names, kinds=components, seed=train_seed,
+                                      cache_dir=cache_dir, device=device)
+        return cls(model, seed=seed, **kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -14,11 +14,19 @@ from metasearch.warehouse._export import export_family, export_frame
 from metasearch.warehouse._ingest import (
     WarehouseRecorder,
     ingest_optuna,
+    ingest_optuna_studies,
     ingest_table,
     run_source_key,
 )
 from metasearch.warehouse._migrations import SCHEMA_VERSION
-from metasearch.warehouse._optuna import optuna_source_key
+from metasearch.warehouse._optuna import (
+    finished_trials,
+    load_study,
+    optuna_source_key,
+    shared_space,
+    study_names,
+    trial_data,
+)
 from metasearch.warehouse._records import (
     FamilyLike,
     FamilyRecord,
@@ -53,10 +61,16 @@ __all__ = [
     "default_path",
     "export_family",
     "export_frame",
+    "finished_trials",
     "ingest_optuna",
+    "ingest_optuna_studies",
     "ingest_table",
+    "load_study",
     "optuna_source_key",
     "plan_build",
     "run_build",
     "run_source_key",
+    "shared_space",
+    "study_names",
+    "trial_data",
 ]

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metasearch.errors import WarehouseError
 from metasearch.warehouse._optuna import (
+    finished_trials,
     load_study,
     optuna_source_key,
     run_of,
+    shared_space,
     study_family,
+    study_names,
     study_to_trials,
 )
 from metasearch.warehouse._records import (
@@ -35,10 +38,19 @@ from metasearch.warehouse._records import (
 from metasearch.warehouse._table import parse_trials, read_meta_features, read_table
 
 if TYPE_CHECKING:
+    import optuna
+
     from metasearch.evaluation import EvalResult
+    from metasearch.spaces import SearchSpace
     from metasearch.warehouse._store import Warehouse
 
-__all__ = ["WarehouseRecorder", "ingest_optuna", "ingest_table", "run_source_key"]
+__all__ = [
+    "WarehouseRecorder",
+    "ingest_optuna",
+    "ingest_optuna_studies",
+    "ingest_table",
+    "run_source_key",
+]
 
 Registry = Callable[[str], FamilyLike | None]
 
@@ -121,22 +133,69 @@ def ingest_optuna(
 ) -> tuple[IngestSummary, int]:
     """Store the finished trials of an Optuna study (and how many were still unfinished).
 
-    ``family`` and ``task`` default to the study's ``metasearch_family`` and
-    ``metasearch_task`` user attributes, which ``metasearch run`` sets.
+    ``family`` defaults to the study's ``metasearch_family`` user attribute (``metasearch
+    run`` sets it); ``task`` to its ``metasearch_task``, else the study's name.
     """
     study = load_study(storage, study_name)
-    name = family or study.user_attrs.get("metasearch_family")
-    task = task or study.user_attrs.get("metasearch_task")
-    if not name:
-        raise WarehouseError(f"study {study_name!r} names no family: give --family")
-    if not task:
-        raise WarehouseError(f"study {study_name!r} names no task: give --task")
+    name = _family_name(study, family)
     known = _known(warehouse, name, registered)
-    trials, space, unfinished = study_to_trials(study, str(task), known.space if known else None)
+    spec, run, trials, unfinished = _converted(study, name, known, known.space if known else None,
+                                               task, storage, source_key)
+    return warehouse.ingest(spec, run, trials), unfinished
+
+
+def ingest_optuna_studies(
+    warehouse: Warehouse,
+    storage: str,
+    patterns: Sequence[str] = (),
+    *,
+    family: str | None = None,
+    registered: Registry = _no_registry,
+) -> list[tuple[str, IngestSummary, int]]:
+    """Store many studies of one storage: all of them, or those matching the globs.
+
+    Each study is a task (its ``metasearch_task``, else its name). Studies of a family that
+    is neither registered nor stored are filed in one space, matched by parameter name
+    (:func:`~metasearch.warehouse._optuna.shared_space`). Every study is read and converted
+    before the first write; each is then its own transaction, and importing again adds only
+    trials not stored yet.
+
+    Returns:
+        ``(study name, summary, unfinished trials left out)`` per study.
+    """
+    studies = [load_study(storage, name) for name in study_names(storage, patterns)]
+    groups: dict[str, list[optuna.Study]] = {}
+    for study in studies:
+        groups.setdefault(_family_name(study, family), []).append(study)
+    plans = []
+    for name, members in groups.items():
+        known = _known(warehouse, name, registered)
+        space = known.space if known else shared_space(
+            {s.study_name: finished_trials(s) for s in members})[0]
+        plans += [(s, name, known, space) for s in members]
+    batches = [_converted(s, name, known, space, None, storage, None)
+               for s, name, known, space in plans]
+    return [(study.study_name, warehouse.ingest(spec, run, trials), unfinished)
+            for (study, *_), (spec, run, trials, unfinished) in zip(plans, batches, strict=True)]
+
+
+def _family_name(study: optuna.Study, family: str | None) -> str:
+    name = family or study.user_attrs.get("metasearch_family")
+    if not name:
+        raise WarehouseError(f"study {study.study_name!r} names no family: give --family")
+    return str(name)
+
+
+def _converted(
+    study: optuna.Study, name: str, known: FamilySpec | None, space: SearchSpace | None,
+    task: str | None, storage: str, source_key: str | None,
+) -> tuple[FamilySpec, RunSpec, list[TrialData], int]:
+    """The study as the warehouse stores it: family, run, trials, unfinished count."""
+    task = task or study.user_attrs.get("metasearch_task") or study.study_name
+    trials, space, unfinished = study_to_trials(study, str(task), space)
     steps = [s for t in trials for s in (t.steps or ())]
     spec = study_family(study, name, known, space, max(steps) if steps else None)
-    summary = warehouse.ingest(spec, run_of(storage, study, source_key), trials)
-    return summary, unfinished
+    return spec, run_of(storage, study, source_key), trials, unfinished
 
 
 def run_source_key(storage: str | None, study: str) -> str:

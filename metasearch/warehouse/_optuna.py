@@ -24,13 +24,17 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = [
+    "finished_trials",
     "load_study",
     "optuna_source_key",
     "run_of",
+    "shared_space",
     "space_of_distributions",
     "storage_label",
     "study_family",
+    "study_names",
     "study_to_trials",
+    "trial_data",
 ]
 
 # User attributes that TaskObjective sets and that map to trial columns.
@@ -58,31 +62,37 @@ def optuna_source_key(storage: str, study: str) -> str:
     return f"optuna:{storage_label(storage)}#{study}"
 
 
-def load_study(storage: str, study: str) -> optuna.Study:
-    """Load ``study`` from an RDB URL or a journal file, without creating anything."""
-    import optuna
-
-    target: str | optuna.storages.BaseStorage = storage
+def _target(storage: str) -> str | optuna.storages.BaseStorage:
+    """What Optuna opens for ``storage``: the URL, or a journal storage for a file path."""
     if "://" not in storage:
         if not Path(storage).expanduser().is_file():
             raise WarehouseError(f"no Optuna journal file at {storage!r} (or give a URL)")
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        target = JournalStorage(JournalFileBackend(str(Path(storage).expanduser())))
-    elif storage.startswith("sqlite:///"):
+        return JournalStorage(JournalFileBackend(str(Path(storage).expanduser())))
+    if storage.startswith("sqlite:///"):
         path = Path(storage.removeprefix("sqlite:///").split("?")[0]).expanduser()
         if not path.is_file():
             raise WarehouseError(f"no Optuna storage file at {str(path)!r}")
+    return storage
+
+
+def load_study(storage: str, study: str) -> optuna.Study:
+    """Load ``study`` from an RDB URL or a journal file, without creating anything."""
+    import optuna
+
+    target = _target(storage)
     try:
         # A sampler that costs nothing to build: the study is only read.
         return optuna.load_study(study_name=study, storage=target,
                                  sampler=optuna.samplers.RandomSampler())
     except KeyError as exc:
         names = optuna.get_all_study_names(storage=target)
-        raise WarehouseError(f"no study {study!r} in {storage}: it has "
+        raise WarehouseError(f"no study {study!r} in {storage_label(storage)}: it has "
                              + (", ".join(names) if names else "no study")) from exc
     except Exception as exc:  # a bad URL, an unreachable server, not an Optuna database
-        raise WarehouseError(f"cannot read Optuna storage {storage}: {exc}") from exc
+        raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
+                             f"{exc}") from exc
 
 
 def _hyperparameter(name: str, dist: Any) -> Hyperparameter:
@@ -97,8 +107,21 @@ def _hyperparameter(name: str, dist: Any) -> Hyperparameter:
     raise WarehouseError(f"parameter {name!r}: unsupported Optuna distribution {dist!r}")
 
 
-def _widen(a: Hyperparameter, b: Hyperparameter) -> Hyperparameter:
-    """The hyperparameter covering both (a study may change a range between trials)."""
+def _kind(param: Hyperparameter) -> str:
+    """A hyperparameter's kind and scale, as a message names it."""
+    if isinstance(param, Categorical):
+        return "categorical"
+    scale = "log " if getattr(param, "log", False) else ""
+    step = f" step {param.step}" if isinstance(param, Int) and param.step != 1 else ""
+    return f"{scale}{type(param).__name__.lower()}{step}"
+
+
+def _widen(a: Hyperparameter, b: Hyperparameter, where: tuple[str, str]) -> Hyperparameter:
+    """The hyperparameter covering both: the widest range on one scale, or every choice.
+
+    Raises:
+        WarehouseError: the two differ in kind or scale (``where`` says between what).
+    """
     if isinstance(a, Categorical) and isinstance(b, Categorical):
         extra = tuple(c for c in b.choices if c not in a.choices)
         return Categorical(a.name, a.choices + extra)
@@ -106,7 +129,9 @@ def _widen(a: Hyperparameter, b: Hyperparameter) -> Hyperparameter:
         return Int(a.name, min(a.low, b.low), max(a.high, b.high), log=a.log, step=a.step)
     if isinstance(a, Float) and isinstance(b, Float) and a.log == b.log:
         return Float(a.name, min(a.low, b.low), max(a.high, b.high), log=a.log)
-    raise WarehouseError(f"parameter {a.name!r} changes kind between trials: {a} and {b}")
+    raise WarehouseError(f"parameter {a.name!r} is {_kind(a)} in {where[0]} but {_kind(b)} "
+                         f"in {where[1]}: give the parameter one kind and scale everywhere, "
+                         "or rename one of them")
 
 
 def space_of_distributions(trials: Sequence[FrozenTrial]) -> SearchSpace:
@@ -119,7 +144,8 @@ def space_of_distributions(trials: Sequence[FrozenTrial]) -> SearchSpace:
     for trial in trials:
         for name, dist in trial.distributions.items():
             here = _hyperparameter(name, dist)
-            params[name] = _widen(params[name], here) if name in params else here
+            where = ("earlier trials", f"trial {trial.number}")
+            params[name] = _widen(params[name], here, where) if name in params else here
     for trial in trials:
         missing = sorted(set(params) - set(trial.params))
         if missing:
@@ -129,6 +155,83 @@ def space_of_distributions(trials: Sequence[FrozenTrial]) -> SearchSpace:
                 "task_families/) to import a conditional space"
             )
     return SearchSpace(tuple(params[name] for name in sorted(params)))
+
+
+def shared_space(
+    trials_by_study: Mapping[str, Sequence[FrozenTrial]],
+) -> tuple[SearchSpace, list[str]]:
+    """The space many studies are learned in, matched by parameter name.
+
+    The rule (the README's "how differing spaces are matched"): a parameter that every
+    finished trial of every study has is in the space, with the widest range seen on its one
+    scale (log or linear, the same integer step) and the union of its categorical choices in
+    the order first seen. A parameter that some trial lacks (added or dropped between
+    studies, or conditional within one) is left out, and returned by name: a sampler leaves
+    it to its fallback. One parameter with two kinds or scales is refused, naming the
+    studies.
+
+    Raises:
+        WarehouseError: no trial at all, no parameter shared, or a parameter whose kind or
+            scale differs (naming the parameter and the two studies).
+    """
+    params: dict[str, Hyperparameter] = {}
+    first: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    total = 0
+    for study, trials in trials_by_study.items():
+        for trial in trials:
+            total += 1
+            for name, dist in trial.distributions.items():
+                here = _hyperparameter(name, dist)
+                seen[name] = seen.get(name, 0) + 1
+                if name not in params:
+                    params[name], first[name] = here, study
+                else:
+                    where = (f"study {first[name]!r}", f"study {study!r}")
+                    params[name] = _widen(params[name], here, where)
+    if total == 0:
+        raise WarehouseError(f"studies {sorted(trials_by_study)} have no finished trial")
+    shared = sorted(n for n in params if seen[n] == total)
+    if not shared:
+        raise WarehouseError(f"studies {sorted(trials_by_study)} share no parameter that every "
+                             f"finished trial has (parameters seen: {sorted(params)})")
+    return SearchSpace(tuple(params[n] for n in shared)), sorted(set(params) - set(shared))
+
+
+def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's complete, pruned and failed trials, in number order."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+    return list(study.get_trials(deepcopy=False, states=states))
+
+
+def study_names(storage: str, patterns: Sequence[str] = ()) -> list[str]:
+    """The studies of ``storage`` whose names match any glob of ``patterns`` (all if none).
+
+    Raises:
+        WarehouseError: the storage cannot be read, or a pattern matches no study (naming
+            the studies there are).
+    """
+    import fnmatch
+
+    import optuna
+
+    try:
+        names = optuna.get_all_study_names(storage=_target(storage))
+    except WarehouseError:
+        raise
+    except Exception as exc:  # a bad URL, an unreachable server, not an Optuna database
+        raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
+                             f"{exc}") from exc
+    chosen: list[str] = []
+    for pattern in patterns or ("*",):
+        found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not found:
+            raise WarehouseError(f"no study matches {pattern!r} in {storage_label(storage)}: "
+                                 "it has " + (", ".join(names) if names else "no study"))
+        chosen += [n for n in found if n not in chosen]
+    return chosen
 
 
 def _config(trial: FrozenTrial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -149,7 +252,8 @@ def _config(trial: FrozenTrial, space: SearchSpace) -> tuple[dict[str, Any], dic
                              f"space: {exc}") from exc
 
 
-def _trial(trial: FrozenTrial, task: str, space: SearchSpace) -> TrialData:
+def trial_data(trial: FrozenTrial, task: str, space: SearchSpace) -> TrialData:
+    """A finished Optuna trial as the warehouse stores it (intermediate values: its curve)."""
     from optuna.trial import TrialState
 
     status = {TrialState.COMPLETE: "complete", TrialState.FAIL: "failed",
@@ -193,7 +297,7 @@ def study_to_trials(
     all_trials = study.get_trials(deepcopy=False)
     done = [t for t in all_trials if t.state in finished]
     space = space if space is not None else space_of_distributions(done)
-    return [_trial(t, task, space) for t in done], space, len(all_trials) - len(done)
+    return [trial_data(t, task, space) for t in done], space, len(all_trials) - len(done)
 
 
 def study_family(

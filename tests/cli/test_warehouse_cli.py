@@ -104,3 +104,21 @@ def test_a_malformed_table_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "(task 'a', trial 0, step 1)")
     stats = invoke("warehouse", "stats", "-w", str(tmp_path / "w.db"))
     assert stats["rows"]["trials"] == 0
+
+
+def test_ingest_optuna_takes_every_study_or_a_glob(tmp_path: Path) -> None:
+    where, storage = str(tmp_path / "w.db"), f"sqlite:///{tmp_path / 'studies.db'}"
+    for name, high in (("svc-a", 1.0), ("svc-b", 10.0), ("rf-a", 1.0)):
+        study = optuna.create_study(storage=storage, study_name=name)
+        study.optimize(lambda t, h=high: t.suggest_float("C", 0.0, h), n_trials=3)
+    done = invoke("warehouse", "ingest-optuna", storage, "-s", "svc-*", "-f", "svc", "-w", where)
+    assert [(s["study"], s["added"]) for s in done["studies"]] == [("svc-a", 3), ("svc-b", 3)]
+    shown = invoke("warehouse", "show", "svc", "-w", where)
+    assert [t["task"] for t in shown["tasks"]] == ["svc-a", "svc-b"]
+    assert shown["space"]["params"][0]["high"] == 10.0
+    again = invoke("warehouse", "ingest-optuna", storage, "-f", "svc", "-w", where)
+    assert [(s["study"], s["added"], s["skipped"]) for s in again["studies"]] == [
+        ("svc-a", 0, 3), ("svc-b", 0, 3), ("rf-a", 3, 0)]
+    refused = runner.invoke(app, ["warehouse", "ingest-optuna", storage, "-s", "svc-*",
+                                  "--task", "t", "-f", "svc", "-w", where])
+    assert refused.exit_code != 0

@@ -14,7 +14,13 @@ from metasearch.errors import WarehouseError
 from metasearch.families import family_names, get_family
 from metasearch.samplers import TaskObjective, create_task_study
 from metasearch.spaces import Categorical, Float, Int
-from metasearch.warehouse import Warehouse, ingest_optuna, optuna_source_key
+from metasearch.warehouse import (
+    Warehouse,
+    ingest_optuna,
+    ingest_optuna_studies,
+    optuna_source_key,
+    shared_space,
+)
 
 SYN = get_family("synthetic")
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -127,8 +133,8 @@ def test_bad_studies_get_one_error_and_store_nothing(warehouse: Warehouse,
         ingest_optuna(warehouse, url, "nope", family="toy", task="t")
     with pytest.raises(WarehouseError, match="no Optuna storage file"):
         ingest_optuna(warehouse, f"sqlite:///{tmp_path / 'absent.db'}", "x", family="toy")
-    with pytest.raises(WarehouseError, match="names no task"):
-        ingest_optuna(warehouse, url, "cond", family="toy")
+    with pytest.raises(WarehouseError, match="names no family"):
+        ingest_optuna(warehouse, url, "cond")
     optuna.create_study(storage=url, study_name="multi", directions=["minimize", "maximize"])
     with pytest.raises(WarehouseError, match="2 objectives"):
         ingest_optuna(warehouse, url, "multi", family="toy", task="t")
@@ -140,3 +146,56 @@ def test_bad_studies_get_one_error_and_store_nothing(warehouse: Warehouse,
     with pytest.raises(WarehouseError, match=r"'ms' maximizes, but family 'toy' is to minimize"):
         ingest_optuna(warehouse, url, "ms", family="toy", task="t")
     assert warehouse.counts()["trials"] == 1
+
+
+def _svm_study(url: str, name: str, c_high: float, extra: bool = False, n: int = 4) -> None:
+    """A plain study (no metasearch attributes) whose C range and parameters vary by study."""
+    study = optuna.create_study(storage=url, study_name=name, direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=len(name)))
+
+    def objective(trial: optuna.Trial) -> float:
+        c = trial.suggest_float("C", 1e-3, c_high, log=True)
+        kernel = trial.suggest_categorical("kernel", ["rbf", "poly"] if extra else ["rbf"])
+        for step in range(3):
+            trial.report(c / c_high * (step + 1), step)
+        if extra:
+            trial.suggest_int("degree", 2, 4)
+        return c / c_high + (kernel == "rbf")
+
+    study.optimize(objective, n_trials=n)
+
+
+def test_many_studies_share_one_space_and_reimport_adds_nothing(warehouse: Warehouse,
+                                                               tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    _svm_study(url, "svm-a", 10.0)
+    _svm_study(url, "svm-b", 100.0, extra=True)
+    _svm_study(url, "other", 1.0)
+    done = ingest_optuna_studies(warehouse, url, ["svm-*"], family="svm")
+    assert [(name, s.added, u) for name, s, u in done] == [("svm-a", 4, 0), ("svm-b", 4, 0)]
+    record = warehouse.family("svm")
+    assert [p.name for p in record.space.params] == ["C", "kernel"]  # degree: not in svm-a
+    assert record.space.param("C").high == 100.0  # the widest range
+    assert record.space.param("kernel").choices == ("rbf", "poly")
+    assert sorted(t.name for t in warehouse.tasks("svm")) == ["svm-a", "svm-b"]
+    stored = warehouse.trial_records("svm", tasks=["svm-b"])
+    assert all(r.attrs["params_outside_space"].keys() == {"degree"} for r in stored)
+    assert all(len(r.curve) == 3 for r in stored)
+    again = ingest_optuna_studies(warehouse, url, family="svm")  # every study, "other" too
+    assert [(name, s.added, s.skipped) for name, s, _ in again] == [
+        ("svm-a", 0, 4), ("svm-b", 0, 4), ("other", 4, 0)]
+    with pytest.raises(WarehouseError, match=r"no study matches 'x\*' in .*: it has svm-a"):
+        ingest_optuna_studies(warehouse, url, ["x*"], family="svm")
+
+
+def test_a_parameter_of_two_kinds_is_refused_naming_both_studies(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kinds.db'}"
+    first = optuna.create_study(storage=url, study_name="s1")
+    first.optimize(lambda t: t.suggest_float("lr", 1e-4, 1.0, log=True), n_trials=2)
+    second = optuna.create_study(storage=url, study_name="s2")
+    second.optimize(lambda t: t.suggest_float("lr", 0.0, 1.0), n_trials=2)
+    with pytest.raises(WarehouseError, match=r"'lr' is log float in study 's1' but float in "
+                                             r"study 's2'"):
+        shared_space({"s1": first.trials, "s2": second.trials})
+    space, dropped = shared_space({"s1": first.trials})
+    assert ([p.name for p in space.params], dropped) == (["lr"], [])
