@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DeviceError",
     "MetasearchError",
+    "ModelError",
     "SchemaVersionError",
     "SpaceError",
     "TableFormatError",
@@ -54,3 +55,11 @@ class SchemaVersionError(WarehouseError):
 
 class TableFormatError(WarehouseError, ValueError):
     """A table to ingest is malformed; the message names the row and the column."""
+
+
+class ModelError(MetasearchError):
+    """A meta-model that is missing, corrupt, too new, or made for another family or space.
+
+    Raised for a model the caller named (``--model DIR``, ``model=``); only the implicit
+    default model, when it cannot be had, degrades to a cold start with a warning instead.
+    """

@@ -4,29 +4,50 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from metasearch.cli._output import Output
 from metasearch.cli._warehouse import WAREHOUSE, open_warehouse
 
-COMPONENTS_HELP = "Comma-separated, default all: portfolio,prior,surrogate,rgpe,curves."
+if TYPE_CHECKING:
+    from metasearch.metamodel import TaskSplit
+
+COMPONENTS_HELP = ("Comma-separated: portfolio,prior,surrogate,rgpe,curves. Default: every one "
+                   "the data can feed (the others are skipped, each with the reason).")
+SPLIT_HELP = ("JSON {train, validation, test} task lists, or `all` for a production model "
+              "that keeps no test task (every task trains or early-stops). Default: a seeded "
+              "70/15/15 split, saved with the model.")
 
 
-def default_model_dir(family: str) -> Path:
-    """``warehouse/models/<family>`` of the checkout: where shipped models live."""
-    from metasearch.warehouse import default_path
+def default_model_dir(warehouse: str | None, family: str) -> Path:
+    """``models/FAMILY`` beside the warehouse read (its default when none is named).
 
-    return default_path().parent / "models" / family
+    This is the first folder ``MetaSampler.from_warehouse`` and ``suggest`` look in, so a
+    model trained from ``-w path/wh.db`` is the one they use with the same ``-w``.
+    """
+    from metasearch.samplers._meta_loading import model_folders
+
+    return model_folders(warehouse, family)[0]
+
+
+def choose_split(split: str | None, task_ids: list[str], seed: int) -> TaskSplit:
+    """The split ``--split`` names: a JSON file, ``all`` (no test tasks) or the default."""
+    from metasearch.metamodel import TaskSplit
+
+    if split is None:
+        return TaskSplit.make(task_ids, seed=seed)
+    if split == "all":
+        return TaskSplit.make(task_ids, seed=seed, test=0.0)
+    return TaskSplit.read(Path(split))
 
 
 def meta_train(
     family: str = typer.Option(..., "--family", "-f", help="Family stored in the warehouse."),
-    split: Path | None = typer.Option(
-        None, "--split", help="JSON {train, validation, test} task lists; default: a seeded "
-        "70/15/15 split, saved with the model."),
+    split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
     out: Path | None = typer.Option(
-        None, "--out", help="Model folder (default: warehouse/models/FAMILY)."),
+        None, "--out", help="Model folder (default: models/FAMILY beside the warehouse)."),
     components: str | None = typer.Option(None, "--components", help=COMPONENTS_HELP),
     seed: int = typer.Option(0, "--seed", help="Seeds the split and every component."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -35,30 +56,30 @@ def meta_train(
 ) -> None:
     """Meta-train on a family's warehouse history; print train vs validation figures."""
     from metasearch.evaluation import resolve_device
-    from metasearch.metamodel import COMPONENT_KINDS, MetaModel, TaskSplit
+    from metasearch.metamodel import MetaModel
     from metasearch.metamodel._model import reports_table
     from metasearch.metamodel._source import load_dataset, warehouse_snapshot
 
     where = resolve_device(device)
-    kinds = [k.strip() for k in components.split(",")] if components else list(COMPONENT_KINDS)
-    out_dir = out or default_model_dir(family)
+    kinds = [k.strip() for k in components.split(",")] if components else None
     output = Output(json_mode)
     start = time.perf_counter()
     with open_warehouse(warehouse) as store:
         data = load_dataset(store, family)
         snapshot = warehouse_snapshot(store, family)
     read_s = time.perf_counter() - start
-    chosen = TaskSplit.read(split) if split else TaskSplit.make(data.task_ids, seed=seed)
+    chosen = choose_split(split, data.task_ids, seed)
     output.line(f"{family}: {len(data.task_ids)} tasks, {snapshot['trials']} trials read in "
                 f"{read_s:.1f}s; split {len(chosen.train)} train / {len(chosen.validation)} "
                 f"validation / {len(chosen.test)} test")
     model = MetaModel.train(
         data, chosen, kinds=kinds, seed=seed, device=where,
         on_component=lambda kind, report: output.line(f"  {kind}: {report.seconds:.1f}s"),
+        on_skip=lambda kind, why: output.line(f"  {kind}: skipped: {why}"),
     )
     model.info.update({"warehouse": snapshot, "read_seconds": read_s, "device": where,
                        "seed": seed, "total_seconds": time.perf_counter() - start})
-    folder = model.save(out_dir)
+    folder = model.save(out or default_model_dir(warehouse, family))
     if json_mode:
         output.json({**model.describe(), "out": str(folder)})
         return

@@ -41,28 +41,33 @@ def parse_features(pairs: list[str]) -> dict[str, float]:
 
 
 def _load_model(family: str, model: Path | None, warehouse: str | None) -> tuple[Any, str]:
-    """The family's meta-model and where it came from; (None, reason) to cold-start."""
-    from metasearch.samplers._meta_loading import ColdStartWarning, resolve_model
+    """The family's meta-model and where it came from; (None, reason) to cold-start.
 
+    A named ``--model`` must be usable (else :class:`~metasearch.errors.ModelError`); only
+    the default one may be missing, and the suggestions then come from a cold start.
+    """
+    from metasearch.samplers._meta_loading import (
+        ColdStartWarning,
+        model_folders,
+        named_model,
+        resolve_model,
+    )
+
+    if model is not None:
+        return named_model(warehouse, family, model), str(model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ColdStartWarning)
-        if model is not None and not (model / "metadata.json").exists():
-            raise MetasearchError(f"--model {model}: no meta-model there (no metadata.json)")
-        loaded = resolve_model(warehouse, family, model)
+        loaded = resolve_model(warehouse, family, None)
     if loaded is None:
         reasons = [str(w.message) for w in caught if issubclass(w.category, ColdStartWarning)]
         return None, reasons[0] if reasons else "no meta-model"
-    if model is not None:
-        return loaded, str(model)
-    from metasearch.samplers._meta_loading import model_folders
-
     found = next(f for f in model_folders(warehouse, family) if (f / "metadata.json").exists())
     return loaded, str(found)
 
 
 def suggest(
-    family: str = typer.Option(..., "--family", "-f", help="Task family (see `metasearch "
-                               "families`)."),
+    family: str = typer.Option(..., "--family", "-f", help="Task family: registered (see "
+                               "`metasearch families`) or stored in the warehouse."),
     data: Path | None = typer.Option(None, "--data", help="The task's data (CSV or Parquet): "
                                      "its meta-features are computed from it."),
     target: str | None = typer.Option(None, "--target", help="Label column of --data."),
@@ -83,12 +88,12 @@ def suggest(
     """Print the next configurations to try, with predicted value, spread and similar tasks."""
     import optuna
 
-    from metasearch.families import get_family
+    from metasearch.samplers._meta_loading import load_family
     from metasearch.samplers._suggest import SUGGESTED_ATTR, table_meta_features
     from metasearch.samplers._suggest import suggest as make_suggestions
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    the_family = get_family(family)
+    the_family = load_family(warehouse, family)
     if (data is None) != (target is None):
         raise MetasearchError("--data and --target go together: the table and its label column")
     if data is not None and features:

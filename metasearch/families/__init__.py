@@ -17,7 +17,9 @@ from metasearch.families._registry import (
     get_family,
     load_errors,
     register_family,
+    resolve_family,
 )
+from metasearch.families._stored import NoObjectiveError, StoredFamily, stored_family
 from metasearch.families._tabular import (
     LookupTable,
     ReplayFamily,
@@ -31,7 +33,9 @@ from metasearch.families._tabular import (
 __all__ = [
     "BenchmarkDataError",
     "LookupTable",
+    "NoObjectiveError",
     "ReplayFamily",
+    "StoredFamily",
     "TabularFamily",
     "TabularTask",
     "Task",
@@ -46,5 +50,7 @@ __all__ = [
     "register_family",
     "replay_family",
     "replay_from_records",
+    "resolve_family",
     "set_data_path",
+    "stored_family",
 ]

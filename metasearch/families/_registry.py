@@ -17,12 +17,23 @@ import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from metasearch.errors import UnknownFamilyError
 from metasearch.families._base import TaskFamily
+from metasearch.families._stored import stored_family
 
-__all__ = ["family_folders", "family_names", "get_family", "load_errors", "register_family"]
+if TYPE_CHECKING:
+    from metasearch.warehouse import Warehouse
+
+__all__ = [
+    "family_folders",
+    "family_names",
+    "get_family",
+    "load_errors",
+    "register_family",
+    "resolve_family",
+]
 
 F = TypeVar("F", bound=type[TaskFamily])
 
@@ -126,13 +137,40 @@ def get_family(name: str) -> TaskFamily:
     """
     discover()
     if name not in _FAMILIES:
-        hint = "".join(f"; {where} failed to load ({why})" for where, why in _LOAD_ERRORS.items())
-        if not os.environ.get("METASEARCH_BENCHMARKS"):
-            hint += ("; families found in benchmark data (yahpo-SCENARIO) appear with "
-                     "--data PATH or $METASEARCH_BENCHMARKS")
-        raise UnknownFamilyError(
-            f"unknown family {name!r}: expected one of {', '.join(sorted(_FAMILIES))}{hint}"
-        )
+        raise UnknownFamilyError(f"unknown family {name!r}: expected one of "
+                                 f"{', '.join(sorted(_FAMILIES))}{_load_hint()}")
     if name not in _INSTANCES:
         _INSTANCES[name] = _FAMILIES[name]()
     return _INSTANCES[name]
+
+
+def _load_hint() -> str:
+    """Why a family may be missing: files that failed to load, benchmark data not given."""
+    hint = "".join(f"; {where} failed to load ({why})" for where, why in _LOAD_ERRORS.items())
+    if not os.environ.get("METASEARCH_BENCHMARKS"):
+        hint += ("; families found in benchmark data (yahpo-SCENARIO) appear with "
+                 "--data PATH or $METASEARCH_BENCHMARKS")
+    return hint
+
+
+def resolve_family(name: str, store: Warehouse | None = None) -> TaskFamily:
+    """The family ``name``: the registered one, else the one stored in ``store``.
+
+    A family that exists only in the warehouse (ingested Optuna studies or a table) is a
+    family like any other, its space and tasks the warehouse's record of it; a registered
+    family of the same name adds an objective (it can run new trials), nothing else. Every
+    command and library entry point that takes a family name resolves it here.
+
+    Raises:
+        UnknownFamilyError: naming ``name``, the registered families and, with ``store``,
+            the stored ones.
+    """
+    discover()
+    if name in _FAMILIES or store is None:
+        return get_family(name)
+    if store.has_family(name):
+        return stored_family(store.family(name), store.tasks(name))
+    stored = sorted(f.name for f in store.families())
+    raise UnknownFamilyError(
+        f"unknown family {name!r}: registered are {', '.join(sorted(_FAMILIES))}; stored in "
+        f"{store.url} are {', '.join(stored) or 'none'}{_load_hint()}")

@@ -24,17 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from metasearch.errors import MetasearchError
+from metasearch.errors import ModelError
 
 __all__ = ["FORMAT_VERSION", "ModelError", "StoredModel", "read_artifact", "write_artifact"]
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
 WEIGHTS = "weights.pt"
-
-
-class ModelError(MetasearchError):
-    """A model folder that is missing, corrupt, too new, or made for another space."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from metasearch.metamodel._data import MetaDataset
 
-__all__ = ["Component", "FitReport", "TaskContext"]
+__all__ = ["Component", "FitReport", "TaskContext", "lacks_finished"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,15 @@ class Component(ABC):
 
     kind: ClassVar[str]
 
+    def lacks(self, data: MetaDataset) -> str | None:
+        """What ``data`` lacks that this component needs to be fitted (or scored), or None.
+
+        Plain history (past Optuna studies: one value per trial, a few tasks) cannot feed
+        every component; meta-training skips one that says what is missing instead of
+        failing, and uses validation tasks only where they have what it needs.
+        """
+        return None
+
     @abstractmethod
     def fit(self, data: MetaDataset, validation: MetaDataset | None = None) -> FitReport:
         """Learn from the training tasks in ``data``; early-stop on ``validation`` if given."""
@@ -88,6 +97,13 @@ class Component(ABC):
         ``data_space`` is the family's :class:`~metasearch.spaces.SearchSpace` (needed by
         components that return configurations).
         """
+
+
+def lacks_finished(data: MetaDataset, what: str) -> str | None:
+    """Why ``data`` cannot teach ``what`` (no trial finished with a value), or None."""
+    if any(h.ok.any() for h in data.tasks.values()):
+        return None
+    return f"{what} needs finished trials; none of {len(data.tasks)} task(s) has one"
 
 
 def sub_arrays(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -130,29 +130,54 @@ class MetaModel:
         data: MetaDataset,
         split: TaskSplit,
         *,
-        kinds: Iterable[str] = COMPONENT_KINDS,
+        kinds: Iterable[str] | None = None,
         seed: int = 0,
         device: str = "cpu",
         on_component: Callable[[str, FitReport], None] | None = None,
+        on_skip: Callable[[str, str], None] | None = None,
     ) -> MetaModel:
         """Fit each component in ``kinds`` on ``split.train``, early-stopping on validation.
 
-        Test tasks are dropped from ``data`` before anything is fitted.
+        Test tasks are dropped from ``data`` before anything is fitted. With ``kinds`` None
+        (every component), one the data cannot feed (curves from history with one value per
+        trial, surrogates from tasks with too few trials) is skipped and ``on_skip(kind,
+        reason)`` says why; the reasons are kept in ``info["skipped"]``. A component named in
+        ``kinds`` must be trainable. Validation tasks are used by a component only where they
+        have what it needs (else it trains without early stopping).
+
+        Raises:
+            MetasearchError: a named component the data cannot feed, or none left to train.
         """
-        chosen = list(dict.fromkeys(kinds))
+        chosen = list(dict.fromkeys(COMPONENT_KINDS if kinds is None else kinds))
         for kind in chosen:
             component_class(kind)
         split.check_known(data.task_ids)
         train = data.subset([t for t in split.train if t in data.tasks])
         validation = data.subset(split.validation) if split.validation else None
         model = cls(data.family, data.space, data.direction, data.max_budget, split)
+        skipped: dict[str, str] = {}
         for kind in chosen:
             component = _FACTORIES[kind](seed, device)
-            report = component.fit(train, validation)
+            reason = component.lacks(train)
+            if reason is not None:
+                if kinds is not None:
+                    raise MetasearchError(f"cannot train {kind} on family {data.family!r}: "
+                                          f"{reason}")
+                skipped[kind] = reason
+                if on_skip is not None:
+                    on_skip(kind, reason)
+                continue
+            usable = (validation if validation is not None and component.lacks(validation) is None
+                      else None)
+            report = component.fit(train, usable)
             model.components[kind] = component
             model.reports[kind] = report
             if on_component is not None:
                 on_component(kind, report)
+        if not model.components:
+            raise MetasearchError(f"no component can be trained on family {data.family!r}: "
+                                  + "; ".join(f"{k}: {r}" for k, r in skipped.items()))
+        model.info["skipped"] = skipped
         model.info["trained_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         model.info["train_trials"] = int(sum(h.n_trials for h in train.tasks.values()))
         return model

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from metasearch.errors import MetasearchError
-from metasearch.metamodel._component import Component, FitReport, TaskContext
+from metasearch.metamodel._component import Component, FitReport, TaskContext, lacks_finished
 from metasearch.metamodel._data import MetaDataset
 from metasearch.metamodel._features import TaskResponses, TaskSimilarity, prefixed, sub_arrays
 from metasearch.spaces import SearchSpace
@@ -108,6 +108,9 @@ class Portfolio(Component):
     """
 
     kind = "portfolio"
+
+    def lacks(self, data: MetaDataset) -> str | None:
+        return lacks_finished(data, "a warm-start portfolio")
 
     def __init__(self, k: int = 16, per_task: int = 3, n_extra: int = 16, seed: int = 0,
                  similarity: Mapping[str, Any] | None = None) -> None:

@@ -17,7 +17,14 @@ import numpy as np
 from scipy.special import ndtri
 
 from metasearch.errors import MetasearchError
-from metasearch.metamodel._component import Component, FitReport, TaskContext, prefixed, sub_arrays
+from metasearch.metamodel._component import (
+    Component,
+    FitReport,
+    TaskContext,
+    lacks_finished,
+    prefixed,
+    sub_arrays,
+)
 from metasearch.metamodel._data import MetaDataset
 from metasearch.metamodel._encoding import Block, EncodingLayout, from_unit
 from metasearch.metamodel._kernels import (
@@ -78,6 +85,9 @@ class ConfigPrior(Component):
     """
 
     kind = "prior"
+
+    def lacks(self, data: MetaDataset) -> str | None:
+        return lacks_finished(data, "a prior")
 
     def __init__(self, top_fraction: float = 0.15, min_elites: int = 3, max_elites: int = 50,
                  uniform_weight: float = 0.05, seed: int = 0,

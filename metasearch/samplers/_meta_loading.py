@@ -1,8 +1,16 @@
-"""Finding a family's meta-model for MetaSampler, degrading to none with one warning.
+"""Finding a family's meta-model for MetaSampler, MetaPruner and ``suggest``.
 
-A sampler is often built where no model was trained yet (a fresh checkout, a new family); the
-issue's contract is that it then cold-starts instead of failing, so every reason a model cannot
-be had becomes a warning naming that reason.
+Two cases, kept apart on purpose:
+
+* a model the caller **named** (``model=`` a folder or a loaded model, ``--model DIR``) must
+  be usable: a missing, corrupt or mismatched one raises :class:`~metasearch.errors.ModelError`
+  with the reason, because silently searching without it would hide the mistake;
+* the **implicit** default (no model named) is often absent (a fresh checkout, a family never
+  meta-trained), so then the sampler cold-starts with one :class:`ColdStartWarning` naming why.
+
+The family may be registered (a family file) or exist only in the warehouse (past Optuna
+studies, a results table): its space then comes from the warehouse's record
+(:func:`metasearch.families.resolve_family`).
 """
 
 from __future__ import annotations
@@ -11,26 +19,30 @@ import os
 import warnings
 from pathlib import Path
 
-from metasearch.errors import MetasearchError
+from metasearch.errors import MetasearchError, ModelError
+from metasearch.families import TaskFamily, family_names, resolve_family
 from metasearch.metamodel import MetaModel
+from metasearch.spaces import SearchSpace
+from metasearch.warehouse import ENV_VAR, Warehouse, default_path
 
-__all__ = ["ColdStartWarning", "model_folders", "resolve_model"]
+__all__ = ["ColdStartWarning", "family_space", "load_family", "model_folders", "named_model",
+           "resolve_model"]
+
+PathOrUrl = str | os.PathLike[str] | None
 
 
 class ColdStartWarning(UserWarning):
     """MetaSampler has no usable meta-model and searches as a cold-start sampler."""
 
 
-def model_folders(path_or_url: str | os.PathLike[str] | None, family: str) -> list[Path]:
-    """Where the model of ``family`` may live, most specific first.
+def model_folders(path_or_url: PathOrUrl, family: str) -> list[Path]:
+    """Where the model of ``family`` may live as a folder, most specific first.
 
     ``models/<family>`` next to the warehouse file (``path_or_url``, else
-    ``$METASEARCH_WAREHOUSE``), then next to the shipped warehouse. A URL warehouse (PostgreSQL)
-    keeps no files, so its models are the shipped ones.
+    ``$METASEARCH_WAREHOUSE``), then next to the default warehouse. A URL warehouse
+    (PostgreSQL) keeps its model inside itself (see :mod:`metasearch.metamodel`), so only the
+    default's folder is a file location for it.
     """
-    from metasearch.warehouse import default_path
-    from metasearch.warehouse._engine import ENV_VAR
-
     folders = []
     target = os.fspath(path_or_url) if path_or_url else os.environ.get(ENV_VAR, "")
     if target and "://" not in target:
@@ -41,18 +53,44 @@ def model_folders(path_or_url: str | os.PathLike[str] | None, family: str) -> li
     return folders
 
 
-def resolve_model(path_or_url: str | os.PathLike[str] | None, family: str,
-                  model: MetaModel | str | os.PathLike[str] | None) -> MetaModel | None:
-    """The model of ``family``; None (with a :class:`ColdStartWarning`) when there is none."""
-    if isinstance(model, MetaModel):
-        return _checked(model, family)
-    try:
-        from metasearch.families import get_family
+def load_family(path_or_url: PathOrUrl, family: str) -> TaskFamily:
+    """The family ``family``: registered, else as stored in the warehouse ``path_or_url``.
 
-        space = get_family(family).space
+    The warehouse is opened only for a family that is not registered.
+
+    Raises:
+        UnknownFamilyError: neither registered nor stored there.
+    """
+    if family in family_names():
+        return resolve_family(family)
+    with Warehouse.open(path_or_url) as store:
+        return resolve_family(family, store)
+
+
+def family_space(path_or_url: PathOrUrl, family: str) -> SearchSpace:
+    """The space of ``family`` (see :func:`load_family`)."""
+    return load_family(path_or_url, family).space
+
+
+def resolve_model(path_or_url: PathOrUrl, family: str,
+                  model: MetaModel | str | os.PathLike[str] | None) -> MetaModel | None:
+    """The model of ``family``.
+
+    Raises:
+        ModelError: ``model`` was named and is missing, corrupt, or made for another family
+            or space.
+
+    Returns:
+        The model; None (after a :class:`ColdStartWarning`) when no model was named and the
+        default one cannot be had.
+    """
+    if model is not None:
+        return named_model(path_or_url, family, model)
+    try:
+        space = family_space(path_or_url, family)
     except MetasearchError as exc:
         return _cold(f"family {family!r} is unknown ({exc})")
-    folders = [Path(model)] if model is not None else model_folders(path_or_url, family)
+    folders = model_folders(path_or_url, family)
     found = next((f for f in folders if (f / "metadata.json").exists()), None)
     if found is None:
         return _cold(f"no meta-model of family {family!r} in "
@@ -61,6 +99,33 @@ def resolve_model(path_or_url: str | os.PathLike[str] | None, family: str,
         return _checked(MetaModel.load(found, space), family)
     except MetasearchError as exc:
         return _cold(f"the meta-model in {found} cannot be used: {exc}")
+
+
+def named_model(path_or_url: PathOrUrl, family: str,
+                model: MetaModel | str | os.PathLike[str]) -> MetaModel:
+    """The model the caller named, checked against ``family`` and its space.
+
+    Raises:
+        ModelError: missing, corrupt, or made for another family or space.
+        UnknownFamilyError: ``family`` is neither registered nor stored.
+    """
+    space = family_space(path_or_url, family)
+    if isinstance(model, MetaModel):
+        loaded = model
+        if loaded.space.fingerprint() != space.fingerprint():
+            raise ModelError(f"the given meta-model of {loaded.family!r} was trained for space "
+                             f"{loaded.space.fingerprint()}, not {family!r}'s "
+                             f"{space.fingerprint()}")
+    else:
+        loaded = MetaModel.load(Path(model), space)
+    if loaded.family != family:
+        raise ModelError(f"the meta-model {_name(model)} is of family {loaded.family!r}, "
+                         f"not {family!r}")
+    return loaded
+
+
+def _name(model: MetaModel | str | os.PathLike[str]) -> str:
+    return "given" if isinstance(model, MetaModel) else f"in {os.fspath(model)}"
 
 
 def _checked(model: MetaModel, family: str) -> MetaModel | None:

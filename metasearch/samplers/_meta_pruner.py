@@ -102,8 +102,11 @@ class MetaPruner(BasePruner):
     ) -> MetaPruner:
         """The pruner for ``family`` with its model from the warehouse's ``models/<family>``.
 
-        As :meth:`MetaSampler.from_warehouse`: with no usable model it warns once
-        (:class:`~metasearch.samplers.ColdStartWarning`) and falls back, it never raises.
+        As :meth:`MetaSampler.from_warehouse`: with no model named and no usable default it
+        warns once (:class:`~metasearch.samplers.ColdStartWarning`) and falls back.
+
+        Raises:
+            ModelError: ``model`` was named and is missing, corrupt, or mismatched.
         """
         return cls(resolve_model(path_or_url, family, model), task_features=task_features,
                    **kwargs)

@@ -165,10 +165,15 @@ class MetaSampler(BaseSampler):
     ) -> MetaSampler:
         """The sampler for ``family`` with its model from the warehouse's ``models/<family>``.
 
-        With no path, the shipped ``warehouse/`` (or ``$METASEARCH_WAREHOUSE``'s folder) is
-        used. ``model`` may be a folder or a loaded model instead. When no model can be had (an
-        unknown family, none trained yet, a corrupt or mismatched one) it warns once and
-        returns a cold-start sampler: it never raises for a missing model.
+        ``family`` is a registered family or one that exists only in the warehouse (ingested
+        Optuna studies or a table). With no path, the default warehouse (or
+        ``$METASEARCH_WAREHOUSE``) is used. When no model is named and the default one cannot
+        be had (an unknown family, none trained yet, a corrupt one) it warns once
+        (:class:`~metasearch.samplers.ColdStartWarning`) and returns a cold-start sampler.
+
+        Raises:
+            ModelError: ``model`` (a folder or a loaded model) was named and is missing,
+                corrupt, or made for another family or space.
         """
         return cls(resolve_model(path_or_url, family, model), task_features=task_features,
                    seed=seed, **kwargs)

@@ -39,3 +39,29 @@ def test_meta_train_on_a_family_not_in_the_warehouse_fails_cleanly(tmp_path: Pat
                                  "--warehouse", str(tmp_path / "empty.db")])
     assert result.exit_code != 0
     assert "synthetic" in str(result.exception)
+
+
+def test_defaults_on_plain_history_skip_curves_and_save_beside_the_warehouse(
+        tmp_path: Path) -> None:
+    from plain_history import FAMILY, history_warehouse
+
+    where = history_warehouse(tmp_path, n_tasks=4, n_trials=10)
+    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", where, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "curves: skipped: learning curves need max_budget >= 2" in result.output
+    model = MetaModel.load(tmp_path / "models" / FAMILY)
+    assert set(model.components) == {"portfolio", "prior", "surrogate", "rgpe"}
+    assert set(model.info["skipped"]) == {"curves"}
+
+
+def test_split_all_keeps_no_test_task_and_two_tasks_suffice(tmp_path: Path) -> None:
+    from plain_history import FAMILY, history_warehouse
+
+    where = history_warehouse(tmp_path, n_tasks=2, n_trials=6)
+    out = tmp_path / "production"
+    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", where, "--split", "all",
+                                 "--components", "portfolio,prior", "--out", str(out),
+                                 "--json", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    model = MetaModel.load(out)
+    assert model.split.test == () and set(model.split.seen) == {"ds0", "ds1"}

@@ -164,7 +164,7 @@ def _error(args: list[str]) -> str:
     (["--enqueue"], "--enqueue needs"),
     (["--study", "s"], "--storage and --study go together"),
     (["-n", "0"], "at least 1"),
-    (["--model", "/nonexistent/model"], "no meta-model there"),
+    (["--model", "/nonexistent/model"], "metadata.json is missing"),
     (["--features", "no_such_feature=1"], "none of the given meta-features"),
 ])
 def test_bad_input_is_one_clear_error(args: list[str], message: str) -> None:
@@ -188,3 +188,23 @@ def test_a_study_of_the_other_direction_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_family_is_named() -> None:
     result = runner.invoke(app, ["suggest", "--family", "nope"])
     assert result.exit_code != 0 and "nope" in str(result.exception)
+
+
+def test_a_family_stored_only_in_the_warehouse_gets_its_models_suggestions(
+        tmp_path: Path) -> None:
+    from plain_history import FAMILY as MINE
+    from plain_history import history_warehouse
+
+    where = history_warehouse(tmp_path, n_tasks=3, n_trials=8)
+    trained = runner.invoke(app, ["meta-train", "-f", MINE, "-w", where, "--components",
+                                  "portfolio,prior", "--device", "cpu"])
+    assert trained.exit_code == 0, trained.output
+    result = runner.invoke(app, ["suggest", "-f", MINE, "-w", where, "-n", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["model"] == str(tmp_path / "models" / MINE)
+    assert [s["source"] for s in doc["suggestions"]] == ["portfolio", "portfolio"]
+    assert set(doc["suggestions"][0]["config"]) == {"lr", "depth", "criterion"}
+    missing = runner.invoke(app, ["suggest", "-f", MINE, "-w", where, "--model",
+                                  str(tmp_path / "none")])
+    assert missing.exit_code != 0 and "metadata.json is missing" in str(missing.exception)

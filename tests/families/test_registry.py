@@ -79,3 +79,48 @@ def test_unknown_family_names_the_known_ones() -> None:
     with pytest.raises(UnknownFamilyError, match=r"'nope'.*synthetic"):
         get_family("nope")
     assert {"synthetic", "tabular-mlp", "cell-cnn"} <= set(family_names())
+
+
+# -- families that exist only in the warehouse ----------------------------------------------
+
+def test_a_family_stored_in_the_warehouse_resolves_with_its_stored_space(
+        tmp_path: Path) -> None:
+    from plain_history import FAMILY, history_warehouse
+
+    from metasearch.families import resolve_family
+    from metasearch.warehouse import Warehouse
+
+    with Warehouse.open(history_warehouse(tmp_path, n_tasks=3, n_trials=5)) as store:
+        family = resolve_family(FAMILY, store)
+        record = store.family(FAMILY)
+    assert family.name == FAMILY and family.direction == "minimize"
+    assert family.space.fingerprint() == record.fingerprint
+    assert family.task_ids() == ["ds0", "ds1", "ds2"]
+    assert sorted(family.space.names) == ["criterion", "depth", "lr"]
+
+
+def test_a_stored_family_refuses_new_trials_saying_why(tmp_path: Path) -> None:
+    from plain_history import FAMILY, history_warehouse
+
+    from metasearch.families import NoObjectiveError, resolve_family
+    from metasearch.warehouse import Warehouse
+
+    with Warehouse.open(history_warehouse(tmp_path, n_tasks=2, n_trials=3)) as store:
+        task = resolve_family(FAMILY, store).task("ds1")
+    with pytest.raises(NoObjectiveError, match="exists only in the warehouse"):
+        task.evaluate({"lr": 0.01, "depth": 3, "criterion": "gini"})
+
+
+def test_a_registered_family_wins_and_an_unknown_one_names_the_stored(tmp_path: Path) -> None:
+    from plain_history import history_warehouse
+
+    from metasearch.families import resolve_family
+    from metasearch.warehouse import Warehouse
+
+    where = history_warehouse(tmp_path, n_tasks=2, n_trials=3, family="synthetic-copy")
+    with Warehouse.open(where) as store:
+        assert resolve_family("synthetic", store) is get_family("synthetic")
+        with pytest.raises(UnknownFamilyError, match=r"stored in .* are synthetic-copy"):
+            resolve_family("nope", store)
+    with pytest.raises(UnknownFamilyError, match="'synthetic-copy'"):
+        resolve_family("synthetic-copy")

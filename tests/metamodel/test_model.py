@@ -60,3 +60,27 @@ def test_unknown_component_and_unknown_split_tasks(synthetic_data: MetaDataset) 
         MetaModel.train(synthetic_data, split, kinds=["magic"])
     with pytest.raises(MetasearchError, match="unknown tasks"):
         MetaModel.train(synthetic_data, TaskSplit(train=("nope",)), kinds=["prior"])
+
+
+def test_components_the_data_cannot_feed_are_skipped_with_the_reason(
+        make_synthetic_dataset) -> None:  # type: ignore[no-untyped-def]
+    """Plain history: one value per trial (no curves) and a handful of trials per task."""
+    import dataclasses
+
+    few = dataclasses.replace(make_synthetic_dataset(n_tasks=4, n_trials=4), max_budget=1)
+    skipped: dict[str, str] = {}
+    model = MetaModel.train(few, TaskSplit.make(few.task_ids, seed=0, test=0.0),
+                            on_skip=skipped.__setitem__)
+    assert set(model.components) == {"portfolio", "prior"}
+    assert set(skipped) == {"surrogate", "rgpe", "curves"}
+    assert "max_budget >= 2" in skipped["curves"] and "7 trials" in skipped["rgpe"]
+    assert model.info["skipped"] == skipped
+
+
+def test_a_named_component_the_data_cannot_feed_is_an_error(
+        make_synthetic_dataset) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    flat = dataclasses.replace(make_synthetic_dataset(n_tasks=3, n_trials=8), max_budget=1)
+    with pytest.raises(MetasearchError, match=r"cannot train curves.*max_budget >= 2"):
+        MetaModel.train(flat, TaskSplit.make(flat.task_ids, seed=0), kinds=["prior", "curves"])

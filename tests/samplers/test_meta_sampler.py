@@ -16,9 +16,11 @@ import optuna
 import pytest
 from synthetic_data import evaluated_dataset
 
+from metasearch.errors import ModelError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaModel, TaskContext, TaskSplit
 from metasearch.samplers._meta_loading import ColdStartWarning
+from metasearch.samplers._meta_pruner import MetaPruner
 from metasearch.samplers._meta_sampler import MetaSampler
 from metasearch.samplers._meta_support import config_key
 from metasearch.samplers._study import make_sampler
@@ -126,6 +128,7 @@ def test_no_duplicate_configs_with_two_threads(storage: str, tmp_path: Path) -> 
 
 WORKER = """
 import sys, optuna, warnings
+from metasearch.errors import ModelError
 from metasearch.families import get_family
 from metasearch.samplers._meta_sampler import MetaSampler
 storage, folder, task_id, seed = sys.argv[1:5]
@@ -225,16 +228,54 @@ def test_unknown_family_cold_starts_with_a_warning() -> None:
     assert len(study.trials) == 3
 
 
-def test_missing_or_corrupt_model_cold_starts(tmp_path: Path) -> None:
-    with pytest.warns(ColdStartWarning, match="no meta-model"):
-        cold = MetaSampler.from_warehouse(tmp_path / "w.db", family="synthetic",
-                                          model=tmp_path / "missing")
-    assert cold.model is None
+def test_a_named_model_that_cannot_be_used_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"metadata\.json is missing"):
+        MetaSampler.from_warehouse(tmp_path / "w.db", family="synthetic",
+                                   model=tmp_path / "missing")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "metadata.json").write_text(json.dumps({"not": "a model"}))
+    with pytest.raises(ModelError, match="broken"):
+        MetaSampler.from_warehouse(family="synthetic", model=broken)
+    trained().save(tmp_path / "other")
+    with pytest.raises(ModelError, match="not this space"):
+        MetaPruner.from_warehouse(family="tabular-mlp", model=tmp_path / "other")
+    with pytest.raises(ModelError, match="trained for space"):
+        MetaSampler.from_warehouse(family="tabular-mlp", model=trained())
+
+
+def test_a_corrupt_default_model_cold_starts(tmp_path: Path) -> None:
+    broken = tmp_path / "models" / "synthetic"
+    broken.mkdir(parents=True)
+    (broken / "metadata.json").write_text(json.dumps({"not": "a model"}))
     with pytest.warns(ColdStartWarning, match="cannot be used"):
-        assert MetaSampler.from_warehouse(family="synthetic", model=broken).model is None
+        assert MetaSampler.from_warehouse(tmp_path / "w.db", family="synthetic").model is None
+
+
+def test_from_warehouse_serves_a_family_that_exists_only_in_the_warehouse(
+        tmp_path: Path) -> None:
+    from plain_history import FAMILY, history_warehouse
+
+    from metasearch.metamodel._source import load_dataset
+    from metasearch.warehouse import Warehouse
+
+    where = history_warehouse(tmp_path, n_tasks=3, n_trials=8)
+    with Warehouse.open(where) as store:
+        data = load_dataset(store, FAMILY)
+    model = MetaModel.train(data, TaskSplit(train=("ds0", "ds1"), test=("ds2",)),
+                            kinds=("portfolio", "prior"))
+    model.save(tmp_path / "models" / FAMILY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        sampler = MetaSampler.from_warehouse(where, family=FAMILY, seed=0)
+        pruner = MetaPruner.from_warehouse(where, family=FAMILY)
+    assert sampler.model is not None and sampler.model.family == FAMILY
+    assert pruner.model is not None
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study.optimize(lambda t: sum(float(v) for v in (t.suggest_float("lr", 1e-4, 1e-1, log=True),
+                                                    t.suggest_int("depth", 1, 10))), n_trials=2)
+    first = model.get("portfolio").configs(1)[0]
+    assert study.trials[0].params["depth"] == first["depth"]
 
 
 def test_from_warehouse_loads_a_saved_model(tmp_path: Path) -> None:

@@ -118,6 +118,14 @@ class CurveModel(Component):
 
     kind: ClassVar[str] = "curves"
 
+    def lacks(self, data: MetaDataset) -> str | None:
+        if data.max_budget < 2:
+            return (f"learning curves need max_budget >= 2, got {data.max_budget} (the history "
+                    "has one value per trial, no intermediate values)")
+        if not any(np.isfinite(h.scores).sum() >= 2 for h in data.tasks.values()):
+            return "learning curves need a task with 2 or more finished trials"
+        return None
+
     def __init__(self, config: CurveConfig | None = None, *, device: str = "cpu") -> None:
         self.config = config or CurveConfig()
         self.device = device

@@ -38,6 +38,7 @@ __all__ = [
     "check_context",
     "check_queries",
     "fill_failed",
+    "lacks_trials",
     "quantile_normalize",
     "single_blas_thread",
     "spearman",
@@ -173,6 +174,20 @@ def support_spearman(model: SupportAdapter, data: MetaDataset, *, n_support: int
         raise MetasearchError(f"no task in {data.family!r} has more than {n_support + 1} trials "
                               "to score a surrogate on")
     return float(np.mean(per_task)), per_task
+
+
+def lacks_trials(data: MetaDataset, what: str, n_support: int = 5) -> str | None:
+    """Why ``data`` cannot fit (every task needs 2 trials) or score (one task needs
+    ``n_support + 2``) a per-task surrogate ``what``; None when it can."""
+    if not data.tasks:
+        return "no tasks"
+    few = sorted(t for t, h in data.tasks.items() if h.n_trials < 2)
+    if few:
+        return f"{what} needs at least 2 trials per task; {', '.join(few)} have fewer"
+    if all(h.n_trials < n_support + 2 for h in data.tasks.values()):
+        return (f"{what} is scored on tasks with at least {n_support + 2} trials; every task "
+                "has fewer")
+    return None
 
 
 def spread(values: Sequence[float]) -> str:

@@ -19,6 +19,7 @@ from metasearch.metamodel._data import MetaDataset
 from metasearch.metamodel.surrogates._common import (
     check_context,
     check_queries,
+    lacks_trials,
     quantile_normalize,
     support_spearman,
 )
@@ -182,6 +183,9 @@ class FSBOSurrogate(Component):
     """
 
     kind = "surrogate"
+
+    def lacks(self, data: MetaDataset) -> str | None:
+        return lacks_trials(data, "the transfer surrogate")
 
     def __init__(self, config: FSBOConfig | None = None, device: str = "cpu") -> None:
         self.config = config or FSBOConfig()

@@ -17,6 +17,7 @@ from metasearch.metamodel._features import EncodingLayout
 from metasearch.metamodel.surrogates._common import (
     check_context,
     check_queries,
+    lacks_trials,
     quantile_normalize,
     single_blas_thread,
     support_spearman,
@@ -106,6 +107,9 @@ class RGPESurrogate(Component):
     """
 
     kind = "rgpe"
+
+    def lacks(self, data: MetaDataset) -> str | None:
+        return lacks_trials(data, "RGPE")
 
     def __init__(self, max_trials: int = 200, n_samples: int = 256,
                  dilution_percentile: float = 95.0, seed: int = 0) -> None:
