@@ -41,6 +41,8 @@ def families(
     found = [get_family(name) for name in names]
     for where, why in load_errors().items():  # on stderr, so --json output stays clean
         out.err.print(f"warning: {where} failed to load: {why}", highlight=False, soft_wrap=True)
+    if not found:  # an empty list must not look like success: say where and how
+        _say_none_found(out)
     missing = {f.name: error for f in found if (error := _unavailable(f)) is not None}
     if family and missing:  # the one family asked for cannot be shown: say why, exit 2
         raise next(iter(missing.values()))
@@ -72,6 +74,26 @@ def families(
             rows = [[t["id"], *t["meta_features"].values()] for t in _tasks(fam)]
             columns = ["task", *next(iter(_tasks(fam)))["meta_features"]] if rows else ["task"]
             out.table(f"{fam.name} tasks", columns, rows)
+
+
+def _say_none_found(out: Output) -> None:
+    """Where families were looked for and how to add one (stderr in JSON mode: stdout is ``[]``).
+    """
+    from metasearch.families import family_folders
+    from metasearch.families._registry import ENTRY_POINT_GROUP, FAMILY_PATH_ENV
+
+    looked = [("found" if f.is_dir() else "missing") + f": {f}"
+              for f in family_folders(existing=False)]
+    lines = ["no task family found. Looked in:", *(f"  {where}" for where in looked),
+             f"  entry points of group {ENTRY_POINT_GROUP!r}: none",
+             "Add one: put a family file (a TaskFamily subclass decorated with @register_family)",
+             f"in one of those folders, or name its folder in ${FAMILY_PATH_ENV}; the README's "
+             "'Add a task family' section shows one."]
+    for text in lines:
+        if out.json_mode:
+            out.err.print(escape(text), highlight=False, soft_wrap=True)
+        else:
+            out.line(escape(text))
 
 
 def _unavailable(fam: TaskFamily) -> MetasearchError | None:

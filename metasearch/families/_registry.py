@@ -3,9 +3,11 @@
 A family file is a plain Python module that defines a :class:`TaskFamily` subclass and decorates
 it with :func:`register_family`. Files are looked for, in this order, in every folder of the
 ``METASEARCH_FAMILY_PATH`` environment variable (``os.pathsep``-separated), in
-``./task_families`` of the working directory, and in the ``task_families/`` folder of the
-metasearch checkout; packages can also expose families through the ``metasearch.task_families``
-entry-point group (each entry point loads a module or a family class).
+``./task_families`` of the working directory, in ``task_families/`` of the user data folder
+(where an installed metasearch keeps what the user adds), and in the shipped ``task_families/``
+(the checkout's, or the copy inside an installed package); packages can also expose families
+through the ``metasearch.task_families`` entry-point group (each entry point loads a module or
+a family class).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from metasearch._locations import shipped_folder, user_data_folder
 from metasearch.errors import UnknownFamilyError
 from metasearch.families._base import TaskFamily
 from metasearch.families._stored import stored_family
@@ -42,6 +45,7 @@ _INSTANCES: dict[str, TaskFamily] = {}
 _LOAD_ERRORS: dict[str, str] = {}
 _DISCOVERED = False
 ENTRY_POINT_GROUP = "metasearch.task_families"
+FAMILY_PATH_ENV = "METASEARCH_FAMILY_PATH"
 
 
 def register_family(cls: F) -> F:
@@ -65,14 +69,22 @@ def register_family(cls: F) -> F:
     return cls
 
 
-def family_folders() -> list[Path]:
-    """The folders searched for family files, first match first, duplicates removed."""
-    candidates = [Path(p) for p in os.environ.get("METASEARCH_FAMILY_PATH", "").split(os.pathsep)]
+def family_folders(*, existing: bool = True) -> list[Path]:
+    """The folders searched for family files, first match first, duplicates removed.
+
+    Args:
+        existing: only the folders that exist (those searched); False lists every place
+            looked at, for telling a user where a family file may go.
+    """
+    candidates = [Path(p) for p in os.environ.get(FAMILY_PATH_ENV, "").split(os.pathsep)]
     candidates.append(Path.cwd() / "task_families")
-    candidates.append(Path(__file__).resolve().parents[2] / "task_families")
+    candidates.append(user_data_folder() / "task_families")
+    candidates.append(shipped_folder("task_families"))
     folders: list[Path] = []
     for folder in candidates:
-        if str(folder) not in ("", ".") and folder.is_dir() and folder.resolve() not in folders:
+        if str(folder) in ("", ".") or (existing and not folder.is_dir()):
+            continue
+        if folder.resolve() not in folders:
             folders.append(folder.resolve())
     return folders
 

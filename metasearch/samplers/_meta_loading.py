@@ -19,6 +19,7 @@ import os
 import warnings
 from pathlib import Path
 
+from metasearch._locations import shipped_folder
 from metasearch.errors import MetasearchError, ModelError
 from metasearch.families import TaskFamily, family_names, resolve_family
 from metasearch.metamodel import MetaModel
@@ -39,17 +40,19 @@ def model_folders(path_or_url: PathOrUrl, family: str) -> list[Path]:
     """Where the model of ``family`` may live as a folder, most specific first.
 
     ``models/<family>`` next to the warehouse file (``path_or_url``, else
-    ``$METASEARCH_WAREHOUSE``), then next to the default warehouse. A URL warehouse
-    (PostgreSQL) keeps its model inside itself (see :mod:`metasearch.metamodel`), so only the
-    default's folder is a file location for it.
+    ``$METASEARCH_WAREHOUSE``), then next to the default warehouse (where meta-training writes:
+    the checkout's ``warehouse/``, or the user data folder of an installed metasearch), then the
+    shipped models (read-only data inside an installed package; the default's folder in a
+    checkout). A URL warehouse (PostgreSQL) keeps its model inside itself (see
+    :mod:`metasearch.metamodel`), so only those folders are file locations for it.
     """
     folders = []
     target = os.fspath(path_or_url) if path_or_url else os.environ.get(ENV_VAR, "")
     if target and "://" not in target:
         folders.append(Path(target).parent / "models" / family)
-    shipped = default_path().parent / "models" / family
-    if shipped not in folders:
-        folders.append(shipped)
+    for base in (default_path().parent, shipped_folder("warehouse")):
+        if base / "models" / family not in folders:
+            folders.append(base / "models" / family)
     return folders
 
 

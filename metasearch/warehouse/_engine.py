@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-import metasearch
+from metasearch._locations import shipped_folder, writable_folder
 from metasearch.errors import WarehouseError
 
-__all__ = ["ENV_VAR", "default_path", "engine_for", "resolve_url", "transaction",
-           "unpack_shipped"]
+__all__ = ["ENV_VAR", "default_path", "engine_for", "resolve_url", "shipped_archive",
+           "transaction", "unpack_shipped"]
 
 ENV_VAR = "METASEARCH_WAREHOUSE"
 BUSY_TIMEOUT_S = 120.0
@@ -31,32 +31,52 @@ _MIGRATION_LOCK = 0x6D657461  # any constant shared by every process: "meta"
 
 
 def default_path() -> Path:
-    """The shipped warehouse: ``warehouse/warehouse.db`` in the metasearch checkout."""
-    return Path(metasearch.__file__).resolve().parents[1] / "warehouse" / "warehouse.db"
+    """The warehouse used when none is named (no ``-w``, no ``$METASEARCH_WAREHOUSE``).
+
+    The checkout's ``warehouse/warehouse.db`` in a clone, else ``warehouse.db`` in the user data
+    folder: an installed metasearch never writes into site-packages. On first use it is a copy
+    of the shipped snapshot (:func:`unpack_shipped`), so the shipped history is there for
+    meta-training and MetaSampler, in the same file as the trials the user records since.
+    """
+    return writable_folder() / "warehouse.db"
 
 
-def unpack_shipped(path: Path) -> None:
-    """Create ``path`` from ``path.xz`` (how the checkout ships it) when it is missing.
+def shipped_archive() -> Path:
+    """The shipped warehouse snapshot, xz-compressed; read-only data."""
+    return shipped_folder("warehouse") / "warehouse.db.xz"
+
+
+def unpack_shipped(path: Path, archive: Path | None = None) -> None:
+    """Create ``path`` from ``archive`` (default: ``path.xz``, how a clone ships it) when
+    ``path`` is missing.
 
     The repository keeps the default warehouse xz-compressed (a third of its size); the first
-    use unpacks it beside the archive, into a temporary file renamed into place, so processes
-    starting together never see half a file. An existing file is never touched: it may hold
-    trials recorded since.
+    use unpacks it at ``path``, through a temporary file in ``path``'s folder renamed into place,
+    so processes starting together never see half a file; only ``path``'s folder is written,
+    never the archive's (for a wheel that is site-packages). An existing file is never touched:
+    it may hold trials recorded since.
     """
-    archive = path.with_name(path.name + ".xz")
+    archive = archive or path.with_name(path.name + ".xz")
     if path.exists() or not archive.exists():
         return
     import lzma
     import shutil
+    import stat
     import tempfile
 
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=".unpack-")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=".unpack-")
+    except OSError as exc:
+        raise WarehouseError(f"cannot create the warehouse {path}: {exc}") from exc
     os.close(handle)
     partial = Path(name)
     try:
         with lzma.open(archive) as packed, partial.open("wb") as out:
             shutil.copyfileobj(packed, out)
-        partial.chmod(archive.stat().st_mode & 0o777)  # mkstemp makes it private
+        # mkstemp makes it private; the archive's mode, but always writable by its owner (an
+        # installed archive may be read-only, the user's warehouse must not be)
+        partial.chmod((archive.stat().st_mode & 0o777) | stat.S_IWUSR)
         partial.replace(path)
     except (OSError, lzma.LZMAError) as exc:
         partial.unlink(missing_ok=True)
@@ -72,13 +92,13 @@ def resolve_url(path_or_url: str | os.PathLike[str] | None) -> URL:
     """
     if path_or_url is None or str(path_or_url) == "":
         path_or_url = os.environ.get(ENV_VAR) or default_path()
-        if path_or_url == default_path():
-            unpack_shipped(default_path())
     target = os.fspath(path_or_url)
     if "://" not in target:
         path = Path(target).expanduser().resolve()
         if path.is_dir():
             raise WarehouseError(f"warehouse path {str(path)!r} is a folder, not a file")
+        if path == default_path().resolve():
+            unpack_shipped(path, shipped_archive())
         path.parent.mkdir(parents=True, exist_ok=True)
         return URL.create("sqlite", database=str(path))
     try:
