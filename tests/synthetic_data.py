@@ -14,9 +14,10 @@ from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset
 
 
-def evaluated_dataset(task_ids: Sequence[str], n_trials: int, seed: int = 0) -> MetaDataset:
+def evaluated_dataset(task_ids: Sequence[str], n_trials: int, seed: int = 0,
+                      family_name: str = "synthetic") -> MetaDataset:
     """``n_trials`` random configurations of each task in ``task_ids``, at full budget."""
-    family = get_family("synthetic")
+    family = get_family(family_name)
     rng = np.random.default_rng(seed)
     results, features = {}, {}
     for task_id in task_ids:

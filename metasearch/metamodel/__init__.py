@@ -18,6 +18,7 @@ from metasearch.metamodel._features import (
 from metasearch.metamodel._model import COMPONENT_KINDS, MetaModel, component_class
 from metasearch.metamodel._portfolio import Portfolio
 from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
+from metasearch.metamodel._scaling import UnknownFeatureWarning
 from metasearch.metamodel._source import load_dataset, warehouse_snapshot
 from metasearch.metamodel._split import TaskSplit
 from metasearch.metamodel.curves import CurveConfig, CurveModel
@@ -41,6 +42,7 @@ __all__ = [
     "TaskResponses",
     "TaskSimilarity",
     "TaskSplit",
+    "UnknownFeatureWarning",
     "component_class",
     "load_dataset",
     "warehouse_snapshot",

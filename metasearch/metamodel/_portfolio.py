@@ -18,33 +18,13 @@ from metasearch.errors import MetasearchError
 from metasearch.metamodel._component import Component, FitReport, TaskContext, lacks_finished
 from metasearch.metamodel._data import MetaDataset
 from metasearch.metamodel._features import TaskResponses, TaskSimilarity, prefixed, sub_arrays
+from metasearch.metamodel._relevance import greedy_order
 from metasearch.spaces import SearchSpace
 
-__all__ = ["Portfolio"]
+__all__ = ["Portfolio", "greedy_order"]
 
 REPORT_SIZES = (1, 5, 10)
 """Portfolio prefixes whose regret the fit report gives."""
-
-
-def greedy_order(regret: np.ndarray, weights: np.ndarray, k: int) -> list[int]:
-    """Greedily pick ``k`` rows of ``regret`` (candidates x tasks) minimising weighted min-regret.
-
-    Each step adds the candidate that most lowers ``sum_t w_t min_{c in picked} regret[c, t]``;
-    ties (e.g. once every task is covered) go to the candidate with the lowest weighted mean
-    regret, then the lowest index, so the order is deterministic. Maximising ``sum_t w_t max_c
-    score[c, t]`` is a facility-location problem: monotone submodular, so greedy is within
-    ``1 - 1/e`` of the best portfolio of its size.
-    """
-    best = np.ones(regret.shape[1])
-    own = regret @ weights
-    picked: list[int] = []
-    for _ in range(min(k, len(regret))):
-        objective = np.minimum(best[None, :], regret) @ weights + 1e-9 * own
-        objective[picked] = math.inf
-        choice = int(np.argmin(objective))
-        picked.append(choice)
-        best = np.minimum(best, regret[choice])
-    return picked
 
 
 def prefix_regret(scores: np.ndarray, order: list[int]) -> dict[str, float]:
@@ -131,22 +111,45 @@ class Portfolio(Component):
     def fit(self, data: MetaDataset, validation: MetaDataset | None = None) -> FitReport:
         """Pick candidates, estimate their scores on every training task, rank them greedily."""
         start = time.perf_counter()
-        self.similarity.fit(data)
-        self.candidates, self.candidate_x = self._candidates(data)
+        self.candidates, self.candidate_x, owner = self._candidates(data)
+        self.similarity.fit(data, candidates=(self.candidate_x, owner))
         self.scores = np.clip(self.similarity.responses.predict(self.candidate_x), 0.0, 1.0)
         order = self.order(self.k)
-        train = prefix_regret(self.scores, order)
+        train = {**prefix_regret(self.scores, order), **self.similarity.learned.report()}
         valid: dict[str, float] = {}
         if validation is not None and validation.tasks:
             responses = TaskResponses().fit(validation)
             held_out = np.clip(responses.predict(self.candidate_x), 0.0, 1.0)
             valid = {**prefix_regret(held_out, order),
-                     **random_regret(responses, validation, self.seed)}
+                     **random_regret(responses, validation, self.seed),
+                     **self._featured_regret(validation, held_out)}
         return FitReport(train=train, validation=valid, seconds=time.perf_counter() - start)
 
-    def _candidates(self, data: MetaDataset) -> tuple[list[dict[str, Any]], np.ndarray]:
-        """The top trials of every task and ``n_extra`` random ones, without duplicates."""
-        pool = [(h.configs[i], h.x[i]) for h in data.tasks.values() for i in range(h.n_trials)]
+    def _featured_regret(self, validation: MetaDataset, held_out: np.ndarray
+                         ) -> dict[str, float]:
+        """Regret at 1/5/10 on validation tasks of the portfolio weighted by their features."""
+        if not self.similarity.learned.used:
+            return {}
+        columns = []
+        for t, history in enumerate(validation.tasks.values()):
+            context = TaskContext(meta_features={
+                k: v for k, v in history.meta_features.items()
+                if v is not None and math.isfinite(float(v))})
+            order = self.order(max(REPORT_SIZES), self.similarity.weights(context))
+            columns.append(held_out[order, t])
+        regrets = 1.0 - np.maximum.accumulate(np.array(columns), axis=1)
+        return {f"features_regret_at_{k}": float(regrets[:, k - 1].mean())
+                for k in REPORT_SIZES}
+
+    def _candidates(self, data: MetaDataset
+                    ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """The top trials of every task and ``n_extra`` random ones, without duplicates.
+
+        Returns:
+            the configurations, their encodings, and the index of the task each was tried on.
+        """
+        pool = [(h.configs[i], h.x[i], t) for t, h in enumerate(data.tasks.values())
+                for i in range(h.n_trials)]
         ok = np.concatenate([h.ok for h in data.tasks.values()])
         chosen: list[int] = []
         offset = 0
@@ -157,17 +160,18 @@ class Portfolio(Component):
         rest = np.setdiff1d(np.flatnonzero(ok), chosen)
         rng = np.random.default_rng(self.seed)
         chosen += [int(i) for i in rng.permutation(rest)[:self.n_extra]]
-        configs, rows, seen = [], [], set()
+        configs, rows, owners, seen = [], [], [], set()
         for i in chosen:
             key = pool[i][1].tobytes()
             if key not in seen:
                 seen.add(key)
                 configs.append(dict(pool[i][0]))
                 rows.append(pool[i][1])
+                owners.append(pool[i][2])
         if not rows:
             raise MetasearchError(f"no completed trial to build a portfolio from in family "
                                   f"{data.family!r}")
-        return configs, np.stack(rows)
+        return configs, np.stack(rows), np.asarray(owners, dtype=np.int64)
 
     def order(self, k: int, weights: np.ndarray | None = None) -> list[int]:
         """Indices of the first ``k`` candidates of the (weighted) greedy portfolio."""

@@ -15,96 +15,11 @@ import numpy as np
 from metasearch.errors import MetasearchError
 from metasearch.metamodel._component import TaskContext, sub_arrays
 from metasearch.metamodel._data import MetaDataset
+from metasearch.metamodel._relevance import FeatureRelevance, kernel_weights, learn_relevance
 from metasearch.metamodel._responses import TaskResponses, _sq_dists
+from metasearch.metamodel._scaling import MetaFeatureScaler, UnknownFeatureWarning
 
-__all__ = ["MetaFeatureScaler", "TaskSimilarity", "discordances"]
-
-_LOG_DECADES = 1.5
-"""A feature whose training values span more than this many decades is signed-log scaled."""
-
-
-# -- meta-features ---------------------------------------------------------------------------
-
-
-def _checked(features: Mapping[str, Any], name: str, where: str) -> float:
-    value = features[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise MetasearchError(f"meta-feature {name!r} of {where} is not a number: {value!r}")
-    if not math.isfinite(float(value)):
-        raise MetasearchError(f"meta-feature {name!r} of {where} is not finite: {value!r}")
-    return float(value)
-
-
-def _signed_log(values: np.ndarray) -> np.ndarray:
-    return np.sign(values) * np.log1p(np.abs(values))
-
-
-class MetaFeatureScaler:
-    """Robust per-feature scaling of task meta-features, fitted on the training tasks.
-
-    Meta-features mix counts spanning decades (rows, features) with bounded rates (class
-    entropy, landmarker accuracy), so each is put on one scale before any distance: a feature
-    whose training values span more than 1.5 decades goes through a signed log,
-    ``sign(v) log(1 + |v|)``, then every feature is centred on its median and divided by its
-    IQR / 1.349 (the standard deviation for Gaussian data, but not pulled by one odd task); a
-    constant feature gets scale 1. Only features every training task has are used. In a new
-    task, a missing feature scales to 0 (the training median), and NaN or inf is an error.
-    """
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._log = np.zeros(0, dtype=bool)
-        self._center = np.zeros(0)
-        self._scale = np.zeros(0)
-
-    def fit(self, features: Mapping[str, Mapping[str, Any]]) -> MetaFeatureScaler:
-        """Fit on ``{task_id: {feature: value}}``."""
-        sets = [set(f) for f in features.values()]
-        self.names = sorted(set.intersection(*sets)) if sets else []
-        raw = np.array([[_checked(f, n, f"task {task!r}") for n in self.names]
-                        for task, f in features.items()]).reshape(len(features), len(self.names))
-        magnitude = np.log10(1.0 + np.abs(raw))
-        spread = np.ptp(magnitude, axis=0) if len(raw) else np.zeros(len(self.names))
-        self._log = spread > _LOG_DECADES
-        values = np.where(self._log, _signed_log(raw), raw)
-        self._center = np.median(values, axis=0) if len(raw) else np.zeros(len(self.names))
-        q75, q25 = (np.percentile(values, [75, 25], axis=0) if len(raw)
-                    else (np.ones(len(self.names)), np.zeros(len(self.names))))
-        scale = (q75 - q25) / 1.349
-        std = values.std(axis=0) if len(raw) else np.ones(len(self.names))
-        self._scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
-        return self
-
-    def transform(self, features: Mapping[str, Any], where: str = "the new task") -> np.ndarray:
-        """The scaled vector of one task's features (missing ones at 0).
-
-        Raises:
-            MetasearchError: naming a feature that is NaN, infinite or not a number.
-        """
-        raw = np.zeros(len(self.names))
-        present = np.zeros(len(self.names), dtype=bool)
-        for i, name in enumerate(self.names):
-            if name in features:
-                raw[i], present[i] = _checked(features, name, where), True
-        values = np.where(self._log, _signed_log(raw), raw)
-        return np.where(present, (values - self._center) / self._scale, 0.0)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"log": self._log.astype(np.int8), "center": self._center, "scale": self._scale}
-
-    def settings(self) -> dict[str, Any]:
-        return {"names": list(self.names)}
-
-    @classmethod
-    def restore(cls, settings: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
-                ) -> MetaFeatureScaler:
-        scaler = cls()
-        scaler.names = [str(n) for n in settings["names"]]
-        scaler._log = np.asarray(arrays["log"]).astype(bool)
-        scaler._center = np.asarray(arrays["center"], dtype=np.float64)
-        scaler._scale = np.asarray(arrays["scale"], dtype=np.float64)
-        return scaler
-
+__all__ = ["MetaFeatureScaler", "TaskSimilarity", "UnknownFeatureWarning", "discordances"]
 
 # -- task similarity -------------------------------------------------------------------------
 
@@ -155,26 +70,21 @@ def discordances(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return out
 
 
-_SCALES = (0.125, 0.25, 0.5, 1.0, 2.0, math.inf)
-"""Bandwidth factors (times the median distance) tried when the bandwidth is learned."""
-
-_MIN_GAIN = 0.01
-"""Mean rank correlation a narrower bandwidth must add over the best wider one to be chosen."""
-
-_LOTO_TRIALS = 100
-"""Trials per task that score a bandwidth factor."""
+_PER_TASK = 3
+"""Best trials of each training task that are the candidates of the relevance criterion."""
 
 
-def _centred_ranks(values: np.ndarray) -> np.ndarray:
-    ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(float)
-    return ranks - ranks.mean()
-
-
-def _rank_corr(predicted: np.ndarray, centred_ranks: np.ndarray) -> float:
-    """Spearman correlation (no tie correction) of ``predicted`` with precomputed ranks."""
-    other = _centred_ranks(predicted)
-    norm = math.sqrt(float(other @ other) * float(centred_ranks @ centred_ranks))
-    return float(other @ centred_ranks) / norm if norm > 0 else 0.0
+def _top_per_task(data: MetaDataset, per_task: int) -> tuple[np.ndarray, np.ndarray]:
+    """Encodings of each task's ``per_task`` best completed trials, and their task index."""
+    rows, owners = [], []
+    for t, history in enumerate(data.tasks.values()):
+        ranked = [int(i) for i in np.argsort(-history.filled_scores(), kind="stable")
+                  if history.ok[i]][:per_task]
+        rows += [history.x[i] for i in ranked]
+        owners += [t] * len(ranked)
+    if not rows:
+        return np.zeros((0, data.space.encoding_length)), np.zeros(0, dtype=np.int64)
+    return np.stack(rows), np.asarray(owners, dtype=np.int64)
 
 
 class TaskSimilarity:
@@ -182,12 +92,14 @@ class TaskSimilarity:
 
     Two sources of evidence, multiplied (added in log space) and normalised:
 
-    * meta-features: an RBF kernel on the scaled meta-features (:class:`MetaFeatureScaler`),
-      ``exp(-d^2 / (2 s^2))``, with ``s`` the median pairwise distance between the training
-      tasks (the median heuristic) times a factor; unless given, the factor is learned by
-      leave-one-task-out: the one whose weights over the other tasks best predict each
-      training task's trials (an infinite factor, i.e. uniform weights, is a candidate, so
-      meta-features that carry no signal are ignored);
+    * meta-features: a kernel on the scaled meta-features (:class:`MetaFeatureScaler`),
+      ``exp(-sum_j (r_j (f_j - q_j))^2 / 2)`` with one relevance ``r_j`` per feature, mixed
+      with uniform weights by a learned share. Unless a ``bandwidth_scale`` fixes one
+      isotropic kernel (the median pairwise distance times the scale), the relevances are
+      learned by :func:`~metasearch.metamodel._relevance.learn_relevance`: leave-one-task-out
+      warm starts on the training tasks, where a feature earns a non-zero relevance only if
+      weighting by it makes held-out portfolios better than uniform ones; features that carry
+      nothing thus leave the weights uniform.
     * the support set, once it has >= 2 trials: as in TST-R (Wistuba et al., "Two-stage
       transfer surrogate model for automatic hyperparameter optimization", ECML-PKDD 2016) and
       RGPE (Feurer et al., "Scalable meta-learning for Bayesian optimization", 2018), each
@@ -201,8 +113,8 @@ class TaskSimilarity:
     With neither, the weights are uniform.
 
     Args:
-        bandwidth_scale: multiplies the median-heuristic bandwidth (smaller concentrates);
-            None learns it.
+        bandwidth_scale: fixes an isotropic kernel of this many median distances; None
+            learns per-feature relevances.
         rank_noise: the chance a related task orders a pair wrongly (``e`` above).
         max_trials: trials kept per task's response model.
     """
@@ -217,66 +129,64 @@ class TaskSimilarity:
         self.scaler = MetaFeatureScaler()
         self.responses = TaskResponses(max_trials=max_trials)
         self._features = np.zeros((0, 0))
-        self._bandwidth = 1.0
-        self.chosen_scale = 1.0
+        self.raw_features = np.zeros((0, 0))
+        self.learned = FeatureRelevance(np.zeros(0))
 
     @property
     def task_ids(self) -> list[str]:
         return self.responses.task_ids
 
-    def fit(self, data: MetaDataset) -> TaskSimilarity:
+    @property
+    def relevance(self) -> np.ndarray:
+        """Per scaled column (:attr:`MetaFeatureScaler.columns`), 1 / lengthscale; 0 ignored."""
+        return self.learned.relevance
+
+    def fit(self, data: MetaDataset,
+            candidates: tuple[np.ndarray, np.ndarray] | None = None) -> TaskSimilarity:
+        """Fit the response models and scaler, and learn how far to trust each feature.
+
+        Args:
+            data: the training tasks.
+            candidates: encodings of the configurations a warm start would choose among and
+                the index of the task each came from (default: every task's 3 best trials);
+                the relevance criterion scores portfolios of them.
+        """
         self.responses.fit(data)
-        self.scaler.fit({t: h.meta_features for t, h in data.tasks.items()})
-        self._features = np.stack([self.scaler.transform(h.meta_features, f"task {t!r}")
+        features = {t: h.meta_features for t, h in data.tasks.items()}
+        self.scaler.fit(features)
+        self.raw_features = self.scaler.raw(features, self.scaler.names)
+        self._features = np.stack([self.scaler.transform_stored(h.meta_features, t)
                                    for t, h in data.tasks.items()])
-        d2 = _sq_dists(self._features, self._features)
-        pairs = d2[np.triu_indices(len(data.tasks), 1)]
-        median = max(math.sqrt(float(np.median(pairs))) if pairs.size else 1.0, 1e-6)
-        scale = self.bandwidth_scale
-        if scale is None:
-            scale = self._select_scale(data, d2, median)
-        self.chosen_scale = scale
-        self._bandwidth = median * scale
+        if self.bandwidth_scale is not None:
+            self.learned = FeatureRelevance(self._isotropic(self.bandwidth_scale))
+            return self
+        x, owner = candidates if candidates is not None else _top_per_task(data, _PER_TASK)
+        scores = np.clip(self.responses.predict(x), 0.0, 1.0) if len(x) \
+            else np.zeros((0, len(data.tasks)))
+        self.learned = learn_relevance(self._features, scores, owner)
         return self
 
-    def _select_scale(self, data: MetaDataset, d2: np.ndarray, median: float) -> float:
-        """The bandwidth factor whose leave-one-task-out weights best predict each task.
+    def _isotropic(self, scale: float) -> np.ndarray:
+        """Equal relevance ``1 / (median pairwise distance * scale)`` for every column."""
+        d2 = _sq_dists(self._features, self._features)
+        pairs = d2[np.triu_indices(len(self._features), 1)]
+        median = max(math.sqrt(float(np.median(pairs))) if pairs.size else 1.0, 1e-6)
+        return np.full(self._features.shape[1], 1.0 / (median * scale))
 
-        For every training task, the other tasks' response models, weighted by the
-        meta-feature kernel, predict its trials; the factor with the highest mean Spearman
-        correlation wins, where a narrower factor must beat the best wider one by
-        ``_MIN_GAIN``. Uninformative meta-features thus select a wide kernel (near-uniform
-        weights) instead of trusting noise.
-        """
-        n_tasks = len(data.tasks)
-        if n_tasks < 3 or not self.scaler.names:
-            return _SCALES[-1]
-        rng = np.random.default_rng(0)
-        ranks, predictions = [], []
-        for history in data.tasks.values():
-            rows = rng.permutation(history.n_trials)[:_LOTO_TRIALS]
-            ranks.append(_centred_ranks(history.normalized_scores()[rows]))
-            predictions.append(self.responses.predict(history.x[rows]))
-        best, best_fit = _SCALES[-1], -math.inf
-        for scale in reversed(_SCALES):  # widest first: a narrower kernel must earn its place
-            kernel = np.exp(-d2 / (2.0 * (median * scale) ** 2)) if math.isfinite(scale) \
-                else np.ones_like(d2)
-            np.fill_diagonal(kernel, 0.0)
-            fit = float(np.mean([_rank_corr(predictions[t] @ kernel[t], ranks[t])
-                                 for t in range(n_tasks)]))
-            if fit > best_fit + (_MIN_GAIN if math.isfinite(best_fit) else 0.0):
-                best, best_fit = scale, fit
-        return best
+    def feature_relevance(self) -> dict[str, float]:
+        """Relevance by scaled column name (0: the feature does not change the weights)."""
+        return {name: float(r) for name, r in zip(self.scaler.columns, self.relevance,
+                                                  strict=True)}
 
     def log_weights(self, context: TaskContext | None) -> np.ndarray:
         """Unnormalised log weights per training task (0 everywhere with no information)."""
         out = np.zeros(len(self.task_ids))
         if context is None:
             return out
-        if context.meta_features is not None and self.scaler.names:
+        if context.meta_features is not None and self.learned.used:
             z = self.scaler.transform(context.meta_features)
-            d2 = ((self._features - z) ** 2).sum(1)
-            out -= d2 / (2.0 * self._bandwidth ** 2)
+            kernel = kernel_weights(self._features, z, self.relevance, self.learned.mix)
+            out += np.log(np.maximum(kernel, 1e-300))
         return out + self._rank_log_weights(context)
 
     def _rank_log_weights(self, context: TaskContext) -> np.ndarray:
@@ -306,29 +216,42 @@ class TaskSimilarity:
     def informative(self, context: TaskContext | None) -> bool:
         """Whether ``context`` says anything that could make the weights non-uniform."""
         return context is not None and (
-            (context.meta_features is not None and bool(self.scaler.names))
+            (context.meta_features is not None and self.learned.used)
             or context.n_support >= 2
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {f"scaler.{k}": v for k, v in self.scaler.arrays().items()}
         out.update({f"responses.{k}": v for k, v in self.responses.arrays().items()})
-        bandwidth = np.array([self._bandwidth, self.chosen_scale])
-        return {**out, "features": self._features, "bandwidth": bandwidth}
+        return {**out, "features": self._features, "raw_features": self.raw_features,
+                "relevance": self.relevance}
 
     def settings(self) -> dict[str, Any]:
+        """Settings, and what was learned: per-feature relevance, mixing share, LOO regrets."""
         return {"bandwidth_scale": self.bandwidth_scale, "rank_noise": self.rank_noise,
-                "scaler": self.scaler.settings(), "responses": self.responses.settings()}
+                "scaler": self.scaler.settings(), "responses": self.responses.settings(),
+                "feature_mix": self.learned.mix,
+                "feature_relevance": self.feature_relevance(),
+                "loo_uniform": self.learned.uniform, "loo_features": self.learned.learned}
 
     @classmethod
     def restore(cls, settings: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
                 ) -> TaskSimilarity:
+        """Rebuild; a model saved before relevances were learned keeps its one bandwidth."""
         scale = settings["bandwidth_scale"]
         model = cls(None if scale is None else float(scale), float(settings["rank_noise"]))
         model.scaler = MetaFeatureScaler.restore(settings["scaler"], sub_arrays(arrays, "scaler."))
         model.responses = TaskResponses.restore(settings["responses"],
                                                 sub_arrays(arrays, "responses."))
         model._features = np.asarray(arrays["features"], dtype=np.float64)
-        model._bandwidth = float(np.asarray(arrays["bandwidth"])[0])
-        model.chosen_scale = float(np.asarray(arrays["bandwidth"])[1])
+        model.raw_features = np.asarray(arrays.get("raw_features", np.zeros((0, 0))),
+                                        dtype=np.float64)
+        if "relevance" in arrays:
+            relevance = np.asarray(arrays["relevance"], dtype=np.float64)
+        else:  # [bandwidth, scale] of an older model: one isotropic kernel (inf: none)
+            bandwidth = float(np.asarray(arrays["bandwidth"])[0])
+            relevance = np.full(model._features.shape[1], 1.0 / bandwidth)
+        model.learned = FeatureRelevance(
+            relevance, float(settings.get("feature_mix", 1.0)),
+            dict(settings.get("loo_uniform", {})), dict(settings.get("loo_features", {})))
         return model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,16 +70,35 @@ def _peaks(features: dict[str, dict[str, float]], seed: int = 0) -> MetaDataset:
 
 
 def test_scaler_is_robust_and_logs_heavy_tailed_counts() -> None:
-    features = {f"t{i}": {"rows": 10.0 ** (2 + i), "rate": 0.1 * i, "extra": 1.0}
+    features = {f"t{i}": {"rows": 10.0 ** (2 + i), "rate": 0.1 * i, "extra": 1.5, "rare": 1.0}
                 for i in range(5)}
     del features["t0"]["extra"]
+    for task in ("t0", "t1", "t2"):
+        del features[task]["rare"]
     scaler = MetaFeatureScaler().fit(features)
-    assert scaler.names == ["rate", "rows"]  # only what every task has
-    assert scaler.transform(features["t2"]) == pytest.approx([0.0, 0.0])  # the medians
-    z = np.array([scaler.transform(f) for f in features.values()])
-    assert z[:, 1] == pytest.approx(z[:, 0], abs=0.05)  # log(rows) is linear in i, like rate
-    # rate: median 0.2, IQR 0.2; a missing feature sits at its median
-    assert scaler.transform({"rate": 0.3}) == pytest.approx([0.1 / 0.2 * 1.349, 0.0])
+    assert scaler.names == ["extra", "rate", "rows"]  # what at least half the tasks have
+    assert scaler.flagged == ["extra"]  # t0 lacks it: imputed, and a column flags the hole
+    assert scaler.columns == ["extra", "rate", "rows", "extra missing"]
+    assert scaler.transform(features["t2"]) == pytest.approx([0.0, 0.0, 0.0, 0.0])  # medians
+    assert scaler.transform_stored(features["t0"], "t0")[[0, 3]] == pytest.approx([0.0, 1.0])
+    z = np.array([scaler.transform_stored(f, t) for t, f in features.items()])
+    assert z[:, 2] == pytest.approx(z[:, 1], abs=0.05)  # log(rows) is linear in i, like rate
+    # rate: median 0.2, IQR 0.2; a missing feature sits at its median, flagged
+    assert scaler.transform({"rate": 0.3}) == pytest.approx([0.0, 0.1 / 0.2 * 1.349, 0.0, 1.0])
+    assert scaler.unknown({"rate": 0.3, "rare": 1.0, "new": 2.0}) == ["new", "rare"]
+
+
+def test_scaler_compares_counts_by_ratio() -> None:
+    """Counts spanning a factor >= 4 go on a log scale even within 1.5 decades; rates do not."""
+    features = {f"t{i}": {"classes": float(c), "share": s}
+                for i, (c, s) in enumerate([(2, 0.2), (3, 0.4), (5, 0.5), (10, 0.7), (20, 0.9)])}
+    scaler = MetaFeatureScaler().fit(features)
+    z = {n: scaler.transform({"classes": n})[0] for n in (2.0, 5.0, 20.0)}
+    # on the log1p scale 5 -> 20 is 1.8 times the step 2 -> 5; on a linear one, 5 times
+    expected = math.log(21 / 6) / math.log(6 / 3)
+    assert (z[20.0] - z[5.0]) / (z[5.0] - z[2.0]) == pytest.approx(expected)
+    share = [scaler.transform({"share": v})[1] for v in (0.2, 0.5, 0.8)]
+    assert share[1] - share[0] == pytest.approx(share[2] - share[1])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "many"])
@@ -87,8 +107,19 @@ def test_scaler_names_a_bad_feature(bad: object) -> None:
                                       "b": {"rows": 3.0, "dim": 4.0}})
     with pytest.raises(MetasearchError, match=r"'dim'.*new task"):
         scaler.transform({"rows": 1.0, "dim": bad})
+
+
+@pytest.mark.parametrize("bad", [float("inf"), "many"])
+def test_scaler_names_a_bad_stored_feature(bad: object) -> None:
     with pytest.raises(MetasearchError, match="'rows' of task 'b'"):
         MetaFeatureScaler().fit({"a": {"rows": 1.0}, "b": {"rows": bad}})
+
+
+def test_scaler_reads_a_stored_nan_as_a_hole() -> None:
+    stored = {"a": {"rows": 1.0}, "b": {"rows": float("nan")}, "c": {"rows": 3.0}}
+    scaler = MetaFeatureScaler().fit(stored)
+    assert scaler.flagged == ["rows"]
+    assert scaler.transform_stored(stored["b"], "b") == pytest.approx([0.0, 1.0])
 
 
 def test_scaler_round_trip() -> None:
@@ -145,20 +176,26 @@ def test_support_ranking_picks_tasks_that_order_alike() -> None:
         similarity.weights(TaskContext(x=np.zeros((5, 2)), scores=np.zeros(5)))
 
 
-def test_learned_bandwidth_trusts_only_informative_features() -> None:
+def test_learned_relevance_trusts_only_informative_features() -> None:
     rng = np.random.default_rng(3)
     names = [f"{kind}{i}" for kind in ("lo", "hi") for i in range(6)]
-    telling = _peaks({t: {"f": float(t.startswith("lo")) + 0.05 * rng.random()} for t in names})
+    telling = _peaks({t: {"f": float(t.startswith("lo")) + 0.05 * rng.random(),
+                          "g": float(rng.random())} for t in names})
     similarity = TaskSimilarity().fit(telling)
-    weights = similarity.weights(TaskContext(meta_features={"f": 1.0}))
+    weights = similarity.weights(TaskContext(meta_features={"f": 1.0, "g": 0.5}))
     lo = np.array([t.startswith("lo") for t in similarity.task_ids])
-    assert similarity.chosen_scale <= 0.5
+    assert similarity.feature_relevance()["f"] > 0
+    assert similarity.feature_relevance()["g"] == 0
     assert weights[lo].sum() > 0.85
+    gains = [similarity.learned.uniform[k] - similarity.learned.learned[k]
+             for k in similarity.learned.uniform]
+    assert min(gains) >= 0 and max(gains) > 0.1, gains
     alike = [f"lo{i}" for i in range(12)]
     noise = _peaks({t: {"f": float(rng.random())} for t in alike})
     similarity = TaskSimilarity().fit(noise)
-    assert similarity.chosen_scale >= 2.0
-    assert similarity.weights(TaskContext(meta_features={"f": 0.5})).max() < 2.0 / len(alike)
+    assert not similarity.learned.used
+    np.testing.assert_allclose(similarity.weights(TaskContext(meta_features={"f": 0.5})),
+                               1 / len(alike))
 
 
 def test_similarity_round_trip() -> None:
