@@ -271,7 +271,8 @@ def _print_summary(out: Output, data: dict[str, Any]) -> None:
         return
     extra = (f", {data['unfinished_skipped']} unfinished trials left out"
              if data.get("unfinished_skipped") else "")
-    out.line(f"{data['family']}: {data['added']} trials added ({data['points']} curve points), "
+    where = f"{data['family']}/{data['study']}" if data.get("study") else data["family"]
+    out.line(f"{where}: {data['added']} trials added ({data['points']} curve points), "
              f"{data['skipped']} already stored{extra} (source {data['source_key']})")
 
 

@@ -56,8 +56,13 @@ CACHE_ENV_VAR = "METASEARCH_CACHE_DIR"
 CACHE_FORMAT = 1
 """Bumped when what a cached model means changes, so old entries are not reused."""
 
-SAMPLER_KINDS: tuple[str, ...] = ("portfolio", "prior", "surrogate")
-"""What MetaSampler uses: warm-start portfolio, prior, and the FSBO transfer surrogate."""
+SAMPLER_KINDS: tuple[str, ...] = ("portfolio", "prior", "rgpe")
+"""What MetaSampler learns by default: warm-start portfolio, prior, and RGPE.
+
+RGPE (one GP per past study, weighted by how well each ranks the new study's trials) is the
+transfer surrogate made for a handful of past tasks with their own trials each, and fits in
+seconds; FSBO's deep kernel (``surrogate``) wants many tasks and minutes of training on a
+CPU, so it is opt-in (``components=[..., "surrogate"]``)."""
 
 PRUNER_KINDS: tuple[str, ...] = ("curves",)
 """What MetaPruner uses: the learning-curve model."""

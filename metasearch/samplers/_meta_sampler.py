@@ -193,12 +193,12 @@ class MetaSampler(BaseSampler):
     ) -> MetaSampler:
         """The sampler meta-learned from past studies: OptunaHub's ``source_studies`` path.
 
-        Each finished study is one past task. Its meta-model (warm-start portfolio, prior and
-        transfer surrogate, see :mod:`~metasearch.samplers._from_studies`) is learned once and
-        cached under a fingerprint of the source trials, so the next build, in any process,
-        only reads it. Parameters are matched by name across studies: the widest range on one
-        scale, the union of categorical choices; a parameter not in every study is left to
-        ``fallback``; one parameter of two kinds is refused.
+        Each finished study is one past task. Its meta-model (by default a warm-start
+        portfolio, a prior and the RGPE transfer surrogate) is learned once and cached under
+        a fingerprint of the source trials, so the next build, in any process, only reads it.
+        Parameters are matched by name across studies: the widest range on one scale, the
+        union of categorical choices; a parameter not in every study is left to ``fallback``;
+        one parameter of two kinds is refused.
 
         Args:
             studies: finished ``optuna.Study`` objects, or a storage URL (or journal file).

@@ -1,0 +1,210 @@
+"""Your own past Optuna studies as metasearch's prior, measured on data sets they never saw.
+
+The past: one Optuna study (plain TPE, no intermediate values) per data set, tuning a
+scikit-learn SVC pipeline (scaler, kernel, C, gamma) on scikit-learn's bundled data sets and on
+generated ones. The present: new data sets, none of them in any past study. Two ways in:
+
+1. ``MetaSampler.from_studies(storage, names="svc-*")``: learn from the studies, cached.
+2. ``metasearch warehouse ingest-optuna`` + ``metasearch meta-train`` (its defaults) +
+   ``MetaSampler.from_warehouse(wh.db, family="svc")``.
+
+Each is run on every held-out data set with several seeds next to Optuna's TPE, and the
+normalized regret after k trials is reported (median and interquartile range over data sets x
+seeds), each data set's best and worst taken from a dense random sample of it plus every trial
+run here::
+
+    python examples/own_studies.py --out runs/own_studies          # full size: minutes
+    python examples/own_studies.py --out /tmp/own --quick          # the test's size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn import datasets
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC
+
+from metasearch import MetaSampler
+
+Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+KS = (1, 5, 10, 15)
+
+
+def generated(seed: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """A classification data set whose size, difficulty and feature scales vary by seed."""
+    rng = np.random.default_rng(seed)
+    n_features = int(rng.integers(8, 30))
+    x, y = datasets.make_classification(
+        n_samples=n_samples, n_features=n_features, n_informative=max(2, n_features // 3),
+        n_redundant=n_features // 4, flip_y=0.03, class_sep=float(rng.uniform(0.6, 1.4)),
+        random_state=seed)
+    return x * rng.uniform(0.5, 20.0, n_features) + rng.uniform(-5, 5, n_features), y
+
+
+def data_sets(quick: bool) -> tuple[dict[str, Callable[[], Any]], dict[str, Callable[[], Any]]]:
+    """(past, held out) data sets by name; no data set is in both."""
+    n = 240 if quick else 500
+    past: dict[str, Callable[[], Any]] = {
+        f"gen-{s}": (lambda s=s: generated(s, n)) for s in range(6 if quick else 8)}
+    held: dict[str, Callable[[], Any]] = {
+        f"gen-{s}": (lambda s=s: generated(s, n)) for s in range(100, 103)}
+    if not quick:
+        past |= {"iris": lambda: datasets.load_iris(return_X_y=True),
+                 "wine": lambda: datasets.load_wine(return_X_y=True)}
+        held |= {"breast_cancer": lambda: datasets.load_breast_cancer(return_X_y=True),
+                 "digits": lambda: datasets.load_digits(return_X_y=True)}
+    return past, held
+
+
+def objective(load: Callable[[], Any]) -> Callable[[optuna.Trial], float]:
+    """Validation accuracy of a scaler + SVC pipeline on a fixed half of the data set."""
+    x, y = load()
+    x_train, x_valid, y_train, y_valid = train_test_split(x, y, test_size=0.5, random_state=0,
+                                                          stratify=y)
+    scalers = {"standard": StandardScaler, "minmax": MinMaxScaler}
+
+    def evaluate(trial: optuna.Trial) -> float:
+        scaler = trial.suggest_categorical("scaler", ["standard", "minmax", "none"])
+        c = trial.suggest_float("C", 1e-3, 1e3, log=True)
+        gamma = trial.suggest_float("gamma", 1e-4, 1e1, log=True)
+        kernel = trial.suggest_categorical("kernel", ["rbf", "sigmoid"])
+        a, b = x_train, x_valid
+        if scaler != "none":
+            fitted = scalers[scaler]().fit(a)
+            a, b = fitted.transform(a), fitted.transform(b)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(SVC(C=c, gamma=gamma, kernel=kernel).fit(a, y_train).score(b, y_valid))
+
+    return evaluate
+
+
+def run_past_studies(storage: str, past: dict[str, Callable[[], Any]], trials: int) -> None:
+    """One plain TPE study per past data set (resumed up to ``trials`` if it exists)."""
+    for i, (name, load) in enumerate(past.items()):
+        study = optuna.create_study(storage=storage, study_name=f"svc-{name}",
+                                    direction="maximize", load_if_exists=True,
+                                    sampler=optuna.samplers.TPESampler(seed=i))
+        todo = trials - len(study.trials)
+        if todo > 0:
+            study.optimize(objective(load), n_trials=todo)
+
+
+def cli(*args: str) -> str:
+    """Run ``metasearch ARGS`` as a user would, echoing the command; its output."""
+    print("$ metasearch " + " ".join(args), flush=True)
+    done = subprocess.run([sys.executable, "-c", "from metasearch.cli import main; main()",
+                           *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"metasearch {' '.join(args)} failed:\n{done.stderr}")
+    print(done.stdout.rstrip(), flush=True)
+    return done.stdout
+
+
+def warehouse_path(storage: str, warehouse: Path) -> None:
+    """``ingest-optuna`` every past study into family ``svc``, then ``meta-train`` it."""
+    cli("warehouse", "ingest-optuna", storage, "--study", "svc-*", "--family", "svc",
+        "-w", str(warehouse))
+    cli("meta-train", "--family", "svc", "-w", str(warehouse))
+
+
+def incumbents(study: optuna.Study) -> list[float]:
+    """The best value after each trial."""
+    values = [t.value if t.value is not None else -np.inf for t in study.trials]
+    return list(np.maximum.accumulate(values))
+
+
+def search(make: Callable[[int], optuna.samplers.BaseSampler], evaluate: Any, seed: int,
+           n_trials: int) -> list[float]:
+    study = optuna.create_study(direction="maximize", sampler=make(seed))
+    study.optimize(evaluate, n_trials=n_trials)
+    return incumbents(study)
+
+
+def evaluate_held_out(methods: dict[str, Callable[[int], optuna.samplers.BaseSampler]],
+                      held: dict[str, Callable[[], Any]], seeds: Sequence[int],
+                      dense: int) -> dict[str, dict[int, list[float]]]:
+    """Normalized regret after each k of ``KS`` per method, over data sets x seeds."""
+    regret: dict[str, dict[int, list[float]]] = {m: {k: [] for k in KS} for m in methods}
+    for name, load in held.items():
+        evaluate = objective(load)
+        sample = optuna.create_study(direction="maximize",
+                                     sampler=optuna.samplers.RandomSampler(seed=12345))
+        sample.optimize(evaluate, n_trials=dense)
+        runs = {m: [search(make, evaluate, s, max(KS)) for s in seeds]
+                for m, make in methods.items()}
+        values = [t.value for t in sample.trials] + [v for r in runs.values() for c in r
+                                                     for v in c]
+        best, worst = max(values), min(values)
+        for method, curves in runs.items():
+            for curve in curves:
+                for k in KS:
+                    regret[method][k].append((best - curve[k - 1]) / (best - worst))
+        print(f"  {name}: best {best:.4f}, worst {worst:.4f}", flush=True)
+    return regret
+
+
+def summary(regret: dict[str, dict[int, list[float]]]) -> dict[str, dict[int, list[float]]]:
+    """Per method and k: [25th percentile, median, 75th percentile]."""
+    return {m: {k: [float(q) for q in np.percentile(v, [25, 50, 75])] for k, v in by_k.items()}
+            for m, by_k in regret.items()}
+
+
+def print_table(table: dict[str, dict[int, list[float]]]) -> None:
+    print("\nnormalized regret after k trials: median [IQR] over held-out data sets x seeds")
+    print("| method | " + " | ".join(f"k={k}" for k in KS) + " |")
+    print("|---" * (len(KS) + 1) + "|")
+    for method, by_k in table.items():
+        cells = [f"{q[1]:.3f} [{q[0]:.3f}-{q[2]:.3f}]" for q in by_k.values()]
+        print(f"| {method} | " + " | ".join(cells) + " |")
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for studies and models")
+    parser.add_argument("--quick", action="store_true", help="the test's size (a minute)")
+    parser.add_argument("--trials", type=int, help="trials per past study (40; quick 25)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per held-out data set")
+    args = parser.parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("METASEARCH_CACHE_DIR", str(args.out / "cache"))
+    storage = f"sqlite:///{args.out / 'studies.db'}"
+    past, held = data_sets(args.quick)
+    start = time.perf_counter()
+    run_past_studies(storage, past, args.trials or (25 if args.quick else 40))
+    print(f"{len(past)} past studies in {time.perf_counter() - start:.0f}s", flush=True)
+    start = time.perf_counter()
+    learned = MetaSampler.from_studies(storage, names="svc-*")
+    print(f"from_studies: learned in {time.perf_counter() - start:.1f}s", flush=True)
+    warehouse = args.out / "wh.db"
+    warehouse_path(storage, warehouse)
+    methods: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+        "from_studies": lambda s: MetaSampler(learned.model, seed=s),
+        "warehouse": lambda s: MetaSampler.from_warehouse(warehouse, family="svc", seed=s),
+        "tpe": lambda s: optuna.samplers.TPESampler(seed=s),
+    }
+    regret = evaluate_held_out(methods, held, range(args.seeds), 150 if args.quick else 500)
+    table = summary(regret)
+    print_table(table)
+    result = {"held_out": list(held), "past": list(past), "seeds": args.seeds,
+              "regret": regret, "summary": table}
+    (args.out / "results.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
