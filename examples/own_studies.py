@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -103,15 +101,12 @@ def run_past_studies(storage: str, past: dict[str, Callable[[], Any]], trials: i
             study.optimize(objective(load), n_trials=todo)
 
 
-def cli(*args: str) -> str:
-    """Run ``metasearch ARGS`` as a user would, echoing the command; its output."""
+def cli(*args: str) -> None:
+    """Run ``metasearch ARGS`` as a user would type it (in this process), echoing it."""
+    from metasearch.cli import app
+
     print("$ metasearch " + " ".join(args), flush=True)
-    done = subprocess.run([sys.executable, "-c", "from metasearch.cli import main; main()",
-                           *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"metasearch {' '.join(args)} failed:\n{done.stderr}")
-    print(done.stdout.rstrip(), flush=True)
-    return done.stdout
+    app([*args], standalone_mode=False)
 
 
 def warehouse_path(storage: str, warehouse: Path) -> None:

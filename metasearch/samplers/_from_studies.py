@@ -28,13 +28,12 @@ from optuna.trial import FrozenTrial
 
 import metasearch
 from metasearch.errors import MetasearchError
-from metasearch.metamodel import MetaDataset, MetaModel, ModelError, TaskSplit
+from metasearch.metamodel import MetaDataset, MetaModel, ModelError, TaskSplit, component_class
 from metasearch.spaces import SearchSpace
 from metasearch.warehouse import (
     finished_trials,
-    load_study,
+    load_studies,
     shared_space,
-    study_names,
     trial_data,
 )
 
@@ -94,8 +93,7 @@ def resolve_studies(studies: StudiesLike,
     """
     if isinstance(studies, (str, os.PathLike)):
         patterns = [names] if isinstance(names, str) else list(names or ())
-        storage = os.fspath(studies)
-        return [load_study(storage, name) for name in study_names(storage, patterns)]
+        return load_studies(os.fspath(studies), patterns)
     if names is not None:
         raise ValueError("names= selects studies of a storage URL; with Study objects, pass "
                          "only the studies you want")
@@ -167,14 +165,22 @@ def _dataset(trials: Mapping[str, Sequence[FrozenTrial]], space: SearchSpace,
 
 
 def _supported(kinds: Iterable[str], data: MetaDataset) -> list[str]:
-    """The components of ``kinds`` the data can train; says once why any other is skipped."""
-    chosen = []
+    """The components of ``kinds`` the data can feed; says once why any other is skipped
+    (``Component.lacks``: curves need two reported values per trial, for one).
+
+    Raises:
+        ValueError: the data feeds none of them, with each one's reason.
+    """
+    chosen, reasons = [], {}
     for kind in kinds:
-        if kind == "curves" and data.max_budget < 2:
-            _logger.info("from_studies: no curve model (the studies report fewer than 2 "
-                         "intermediate values per trial)")
-            continue
-        chosen.append(kind)
+        reasons[kind] = component_class(kind)().lacks(data)
+        if reasons[kind] is None:
+            chosen.append(kind)
+        else:
+            _logger.info(f"from_studies: no {kind} ({reasons[kind]})")
+    if not chosen:
+        raise ValueError("the source studies cannot teach any of the components asked for: "
+                         + "; ".join(f"{k}: {r}" for k, r in reasons.items()))
     return chosen
 
 
@@ -191,7 +197,8 @@ def learn_from_studies(
     """The meta-model of ``studies`` (cached), and the parameters it leaves to the fallback.
 
     Raises:
-        ValueError: see :func:`resolve_studies`; studies of mixed directions.
+        ValueError: see :func:`resolve_studies`; studies of mixed directions; data that can
+            feed none of ``kinds`` (e.g. curves from studies without intermediate values).
         WarehouseError: the spaces cannot be matched (a parameter of two kinds).
         MetasearchError: no study has a complete trial.
     """

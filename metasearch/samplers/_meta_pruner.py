@@ -127,15 +127,11 @@ class MetaPruner(BasePruner):
         As :meth:`MetaSampler.from_studies` (same arguments, same cache), for the curve model.
 
         Raises:
-            ValueError: the studies report fewer than two intermediate values per trial, so
-                there are no curves to learn from.
+            ValueError: the studies report fewer than two intermediate values per trial
+                (``trial.report``), so there are no learning curves to learn from.
         """
         model, _ = learn_from_studies(studies, names=names, kinds=PRUNER_KINDS, seed=train_seed,
                                       cache_dir=cache_dir, device=device)
-        if model.get("curves") is None:
-            raise ValueError("MetaPruner.from_studies: the source studies report fewer than 2 "
-                             "intermediate values per trial (trial.report), so there are no "
-                             "learning curves to learn a pruner from")
         return cls(model, **kwargs)
 
     @property

@@ -21,6 +21,7 @@ from metasearch.warehouse._ingest import (
 from metasearch.warehouse._migrations import SCHEMA_VERSION
 from metasearch.warehouse._optuna import (
     finished_trials,
+    load_studies,
     load_study,
     optuna_source_key,
     shared_space,
@@ -65,6 +66,7 @@ __all__ = [
     "ingest_optuna",
     "ingest_optuna_studies",
     "ingest_table",
+    "load_studies",
     "load_study",
     "optuna_source_key",
     "plan_build",

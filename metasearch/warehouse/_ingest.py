@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from metasearch.errors import WarehouseError
 from metasearch.warehouse._optuna import (
     finished_trials,
+    load_studies,
     load_study,
     optuna_source_key,
     run_of,
     shared_space,
     study_family,
-    study_names,
     study_to_trials,
 )
 from metasearch.warehouse._records import (
@@ -163,7 +163,7 @@ def ingest_optuna_studies(
     Returns:
         ``(study name, summary, unfinished trials left out)`` per study.
     """
-    studies = [load_study(storage, name) for name in study_names(storage, patterns)]
+    studies = load_studies(storage, patterns)
     groups: dict[str, list[optuna.Study]] = {}
     for study in studies:
         groups.setdefault(_family_name(study, family), []).append(study)

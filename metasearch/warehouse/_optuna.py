@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "finished_trials",
+    "load_studies",
     "load_study",
+    "open_storage",
     "optuna_source_key",
     "run_of",
     "shared_space",
@@ -62,8 +64,15 @@ def optuna_source_key(storage: str, study: str) -> str:
     return f"optuna:{storage_label(storage)}#{study}"
 
 
-def _target(storage: str) -> str | optuna.storages.BaseStorage:
-    """What Optuna opens for ``storage``: the URL, or a journal storage for a file path."""
+def open_storage(storage: str) -> optuna.storages.BaseStorage:
+    """Open an RDB URL or a journal file once, for reading many of its studies.
+
+    Raises:
+        WarehouseError: no such file, a bad URL, an unreachable server, not an Optuna database
+            (the URL's password hidden).
+    """
+    import optuna
+
     if "://" not in storage:
         if not Path(storage).expanduser().is_file():
             raise WarehouseError(f"no Optuna journal file at {storage!r} (or give a URL)")
@@ -74,14 +83,20 @@ def _target(storage: str) -> str | optuna.storages.BaseStorage:
         path = Path(storage.removeprefix("sqlite:///").split("?")[0]).expanduser()
         if not path.is_file():
             raise WarehouseError(f"no Optuna storage file at {str(path)!r}")
-    return storage
+    try:
+        return optuna.storages.RDBStorage(storage)
+    except Exception as exc:  # a bad URL, an unreachable server, not an Optuna database
+        raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
+                             f"{exc}") from exc
 
 
-def load_study(storage: str, study: str) -> optuna.Study:
-    """Load ``study`` from an RDB URL or a journal file, without creating anything."""
+def load_study(storage: str, study: str,
+               opened: optuna.storages.BaseStorage | None = None) -> optuna.Study:
+    """Load ``study`` from an RDB URL or a journal file (``opened``: that storage, already
+    open), without creating anything."""
     import optuna
 
-    target = _target(storage)
+    target = opened if opened is not None else open_storage(storage)
     try:
         # A sampler that costs nothing to build: the study is only read.
         return optuna.load_study(study_name=study, storage=target,
@@ -90,9 +105,17 @@ def load_study(storage: str, study: str) -> optuna.Study:
         names = optuna.get_all_study_names(storage=target)
         raise WarehouseError(f"no study {study!r} in {storage_label(storage)}: it has "
                              + (", ".join(names) if names else "no study")) from exc
-    except Exception as exc:  # a bad URL, an unreachable server, not an Optuna database
+    except Exception as exc:  # a broken database
         raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
                              f"{exc}") from exc
+
+
+def load_studies(storage: str, patterns: Sequence[str] = ()) -> list[optuna.Study]:
+    """The studies of ``storage`` whose names match any glob of ``patterns`` (all if none),
+    read through one open storage."""
+    opened = open_storage(storage)
+    return [load_study(storage, name, opened)
+            for name in study_names(storage, patterns, opened)]
 
 
 def _hyperparameter(name: str, dist: Any) -> Hyperparameter:
@@ -206,7 +229,8 @@ def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
     return list(study.get_trials(deepcopy=False, states=states))
 
 
-def study_names(storage: str, patterns: Sequence[str] = ()) -> list[str]:
+def study_names(storage: str, patterns: Sequence[str] = (),
+                opened: optuna.storages.BaseStorage | None = None) -> list[str]:
     """The studies of ``storage`` whose names match any glob of ``patterns`` (all if none).
 
     Raises:
@@ -217,11 +241,10 @@ def study_names(storage: str, patterns: Sequence[str] = ()) -> list[str]:
 
     import optuna
 
+    target = opened if opened is not None else open_storage(storage)
     try:
-        names = optuna.get_all_study_names(storage=_target(storage))
-    except WarehouseError:
-        raise
-    except Exception as exc:  # a bad URL, an unreachable server, not an Optuna database
+        names = optuna.get_all_study_names(storage=target)
+    except Exception as exc:  # a broken database
         raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
                              f"{exc}") from exc
     chosen: list[str] = []
