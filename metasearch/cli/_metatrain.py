@@ -12,7 +12,7 @@ from metasearch.cli._output import Output
 from metasearch.cli._warehouse import WAREHOUSE, open_warehouse
 
 if TYPE_CHECKING:
-    from metasearch.metamodel import TaskSplit
+    from metasearch.metamodel import MetaModel, TaskSplit
 
 COMPONENTS_HELP = ("Comma-separated: portfolio,prior,surrogate,rgpe,curves. Default: every one "
                    "the data can feed (the others are skipped, each with the reason).")
@@ -47,7 +47,8 @@ def meta_train(
     family: str = typer.Option(..., "--family", "-f", help="Family stored in the warehouse."),
     split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
     out: Path | None = typer.Option(
-        None, "--out", help="Model folder (default: models/FAMILY beside the warehouse)."),
+        None, "--out", help="Model folder (default: models/FAMILY beside an SQLite warehouse; "
+        "inside a PostgreSQL warehouse, for every worker)."),
     components: str | None = typer.Option(None, "--components", help=COMPONENTS_HELP),
     seed: int = typer.Option(0, "--seed", help="Seeds the split and every component."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -79,11 +80,23 @@ def meta_train(
     )
     model.info.update({"warehouse": snapshot, "read_seconds": read_s, "device": where,
                        "seed": seed, "total_seconds": time.perf_counter() - start})
-    folder = model.save(out or default_model_dir(warehouse, family))
+    where = _save(model, out, warehouse)
     if json_mode:
-        output.json({**model.describe(), "out": str(folder)})
+        output.json({**model.describe(), "out": where})
         return
     output.table(f"{family}: train vs validation", ["component", "metric", "train",
                                                     "validation", "seconds"],
                  reports_table(model.reports))
-    output.line(f"saved to {folder}")
+    output.line(f"saved to {where}")
+
+
+def _save(model: MetaModel, out: Path | None, warehouse: str | None) -> str:
+    """Write the model to ``out``, else where its warehouse's users look: inside a PostgreSQL
+    warehouse (every worker on every machine reads it there), else beside the SQLite file."""
+    from metasearch.metamodel import save_to_warehouse
+    from metasearch.samplers._meta_loading import on_server
+
+    if out is None and on_server(warehouse):
+        with open_warehouse(warehouse) as store:
+            return save_to_warehouse(model, store)
+    return str(model.save(out or default_model_dir(warehouse, model.family)))

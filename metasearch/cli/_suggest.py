@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +45,11 @@ def _load_model(family: str, model: Path | None, warehouse: str | None) -> tuple
     A named ``--model`` must be usable (else :class:`~metasearch.errors.ModelError`); only
     the default one may be missing, and the suggestions then come from a cold start.
     """
-    from metasearch.samplers._meta_loading import (
-        ColdStartWarning,
-        model_folders,
-        named_model,
-        resolve_model,
-    )
+    from metasearch.samplers._meta_loading import default_model, named_model
 
     if model is not None:
         return named_model(warehouse, family, model), str(model)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ColdStartWarning)
-        loaded = resolve_model(warehouse, family, None)
-    if loaded is None:
-        reasons = [str(w.message) for w in caught if issubclass(w.category, ColdStartWarning)]
-        return None, reasons[0] if reasons else "no meta-model"
-    found = next(f for f in model_folders(warehouse, family) if (f / "metadata.json").exists())
-    return loaded, str(found)
+    return default_model(warehouse, family)
 
 
 def suggest(

@@ -15,6 +15,7 @@ from metasearch.metamodel._features import (
     TaskResponses,
     TaskSimilarity,
 )
+from metasearch.metamodel._in_warehouse import load_from_warehouse, save_to_warehouse
 from metasearch.metamodel._model import COMPONENT_KINDS, MetaModel, component_class
 from metasearch.metamodel._portfolio import Portfolio
 from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
@@ -45,6 +46,8 @@ __all__ = [
     "UnknownFeatureWarning",
     "component_class",
     "load_dataset",
+    "load_from_warehouse",
+    "save_to_warehouse",
     "warehouse_snapshot",
 ]
 

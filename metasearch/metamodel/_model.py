@@ -174,7 +174,7 @@ class MetaModel:
             model.reports[kind] = report
             if on_component is not None:
                 on_component(kind, report)
-        if not model.components:
+        if skipped and not model.components:
             raise MetasearchError(f"no component can be trained on family {data.family!r}: "
                                   + "; ".join(f"{k}: {r}" for k, r in skipped.items()))
         model.info["skipped"] = skipped

@@ -22,12 +22,12 @@ from pathlib import Path
 from metasearch._locations import shipped_folder
 from metasearch.errors import MetasearchError, ModelError
 from metasearch.families import TaskFamily, family_names, resolve_family
-from metasearch.metamodel import MetaModel
+from metasearch.metamodel import MetaModel, load_from_warehouse
 from metasearch.spaces import SearchSpace
 from metasearch.warehouse import ENV_VAR, Warehouse, default_path
 
-__all__ = ["ColdStartWarning", "family_space", "load_family", "model_folders", "named_model",
-           "resolve_model"]
+__all__ = ["ColdStartWarning", "default_model", "family_space", "load_family", "model_folders",
+           "named_model", "on_server", "resolve_model"]
 
 PathOrUrl = str | os.PathLike[str] | None
 
@@ -75,9 +75,44 @@ def family_space(path_or_url: PathOrUrl, family: str) -> SearchSpace:
     return load_family(path_or_url, family).space
 
 
+def on_server(path_or_url: PathOrUrl) -> bool:
+    """Whether the warehouse is a database server (PostgreSQL) rather than an SQLite file."""
+    target = os.fspath(path_or_url) if path_or_url else os.environ.get(ENV_VAR, "")
+    return "://" in target and not target.startswith("sqlite")
+
+
+def default_model(path_or_url: PathOrUrl, family: str) -> tuple[MetaModel | None, str]:
+    """The default model of ``family`` and where it came from, or (None, why there is none).
+
+    A PostgreSQL warehouse's own model (``meta-train`` stores it there) comes first, then the
+    :func:`model_folders`.
+    """
+    try:
+        space = family_space(path_or_url, family)
+    except MetasearchError as exc:
+        return None, f"family {family!r} is unknown ({exc})"
+    if on_server(path_or_url):
+        try:
+            with Warehouse.open(path_or_url) as store:
+                stored, where = load_from_warehouse(store, family, space), store.url
+        except MetasearchError as exc:
+            return None, f"the meta-model stored in the warehouse cannot be used: {exc}"
+        if stored is not None:
+            return _checked(stored, family, where)
+    folders = model_folders(path_or_url, family)
+    found = next((f for f in folders if (f / "metadata.json").exists()), None)
+    if found is None:
+        return None, (f"no meta-model of family {family!r} in "
+                      f"{', '.join(str(f) for f in folders)}")
+    try:
+        return _checked(MetaModel.load(found, space), family, str(found))
+    except MetasearchError as exc:
+        return None, f"the meta-model in {found} cannot be used: {exc}"
+
+
 def resolve_model(path_or_url: PathOrUrl, family: str,
                   model: MetaModel | str | os.PathLike[str] | None) -> MetaModel | None:
-    """The model of ``family``.
+    """The model of ``family``: the one named, else the default (:func:`default_model`).
 
     Raises:
         ModelError: ``model`` was named and is missing, corrupt, or made for another family
@@ -89,19 +124,11 @@ def resolve_model(path_or_url: PathOrUrl, family: str,
     """
     if model is not None:
         return named_model(path_or_url, family, model)
-    try:
-        space = family_space(path_or_url, family)
-    except MetasearchError as exc:
-        return _cold(f"family {family!r} is unknown ({exc})")
-    folders = model_folders(path_or_url, family)
-    found = next((f for f in folders if (f / "metadata.json").exists()), None)
+    found, where = default_model(path_or_url, family)
     if found is None:
-        return _cold(f"no meta-model of family {family!r} in "
-                     f"{', '.join(str(f) for f in folders)}")
-    try:
-        return _checked(MetaModel.load(found, space), family)
-    except MetasearchError as exc:
-        return _cold(f"the meta-model in {found} cannot be used: {exc}")
+        warnings.warn(f"MetaSampler cold-starts (no meta-model): {where}", ColdStartWarning,
+                      stacklevel=3)
+    return found
 
 
 def named_model(path_or_url: PathOrUrl, family: str,
@@ -131,14 +158,7 @@ def _name(model: MetaModel | str | os.PathLike[str]) -> str:
     return "given" if isinstance(model, MetaModel) else f"in {os.fspath(model)}"
 
 
-def _checked(model: MetaModel, family: str) -> MetaModel | None:
+def _checked(model: MetaModel, family: str, where: str) -> tuple[MetaModel | None, str]:
     if model.family != family:
-        return _cold(f"the meta-model is of family {model.family!r}, not {family!r}")
-    return model
-
-
-def _cold(reason: str) -> MetaModel | None:
-    """Warn that the sampler cold-starts, naming why; always None (no model)."""
-    warnings.warn(f"MetaSampler cold-starts (no meta-model): {reason}", ColdStartWarning,
-                  stacklevel=4)
-    return None
+        return None, f"the meta-model in {where} is of family {model.family!r}, not {family!r}"
+    return model, where

@@ -9,6 +9,8 @@ dependency). Opening a warehouse newer than the code is refused with both versio
 Version 1 created the tables; version 2 added trial attributes (Optuna user attributes, and
 parameters outside a family's space) and the index that the per-family reads use. Both predate
 the first release; they are kept as two steps so the upgrade path runs from the first day.
+Version 3 added ``model_files``: a family's meta-model artifact (its files, opaque to the
+warehouse), so that every worker of a PostgreSQL warehouse reads the same model.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    LargeBinary,
     inspect,
     text,
 )
@@ -105,7 +108,19 @@ def _v2_trial_attrs(conn: Connection) -> None:
     Index("ix_trials_task_id", trials.c.task_id).create(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core_tables, _v2_trial_attrs)
+def _v3_model_files(conn: Connection) -> None:
+    md = MetaData()
+    Table("families", md, Column("id", Integer, primary_key=True))
+    Table("model_files", md,
+          Column("family_id", Integer, ForeignKey("families.id"), primary_key=True,
+                 autoincrement=False),
+          Column("name", String(200), primary_key=True),
+          Column("content", LargeBinary, nullable=False),
+          Column("created_at", DateTime(timezone=True)))
+    md.tables["model_files"].create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_core_tables, _v2_trial_attrs, _v3_model_files)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

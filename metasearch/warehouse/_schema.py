@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -24,7 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["curves", "families", "metadata", "runs", "schema_version", "tasks", "trials"]
+__all__ = ["curves", "families", "metadata", "model_files", "runs", "schema_version", "tasks",
+           "trials"]
 
 metadata = MetaData()
 
@@ -96,4 +98,14 @@ curves = Table(
     Column("value", Float, nullable=False),
     Column("elapsed_s", Float),
     sqlite_with_rowid=False,
+)
+
+model_files = Table(
+    "model_files", metadata,
+    # A family's meta-model artifact, file by file; replaced as a whole in one transaction.
+    Column("family_id", Integer, ForeignKey("families.id"), primary_key=True,
+           autoincrement=False),
+    Column("name", String(200), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
 )

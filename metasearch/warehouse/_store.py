@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -29,7 +30,7 @@ from metasearch.warehouse._records import (
     TrialData,
     TrialRecord,
 )
-from metasearch.warehouse._schema import curves, families, runs, tasks, trials
+from metasearch.warehouse._schema import curves, families, model_files, runs, tasks, trials
 from metasearch.warehouse._write import write_batch
 
 if TYPE_CHECKING:
@@ -146,6 +147,36 @@ class Warehouse:
         spec = family if isinstance(family, FamilySpec) else FamilySpec.of(family)
         with transaction(self._engine, write=True, where=self.url) as conn:
             return write_batch(conn, spec, run, batch, meta_features or {})
+
+    def put_model_files(self, family: str, files: Mapping[str, bytes]) -> None:
+        """Store ``files`` as the meta-model of ``family``, replacing the previous one.
+
+        One transaction, with the family's row locked: readers see the old model or the new
+        one, never a mix, and two writers take turns. The warehouse does not read the files
+        (the meta-model's artifact format is the meta-model's business).
+
+        Raises:
+            UnknownFamilyError: ``family`` is not stored.
+        """
+        now = datetime.now(timezone.utc)
+        with transaction(self._engine, write=True, where=self.url) as conn:
+            fid = _read.family_id(conn, family, self.url)
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(families.c.id).where(families.c.id == fid).with_for_update())
+            conn.execute(model_files.delete().where(model_files.c.family_id == fid))
+            rows = [{"family_id": fid, "name": name, "content": bytes(content),
+                     "created_at": now} for name, content in files.items()]
+            if rows:
+                conn.execute(model_files.insert(), rows)
+
+    def model_files(self, family: str) -> dict[str, bytes]:
+        """The meta-model files stored for ``family`` (empty when none, or no such family)."""
+        with transaction(self._engine, write=False, where=self.url) as conn:
+            rows = conn.execute(
+                select(model_files.c.name, model_files.c.content)
+                .join(families, families.c.id == model_files.c.family_id)
+                .where(families.c.name == family))
+            return {str(name): bytes(content) for name, content in rows}
 
     # -- reading --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from metasearch.cli import app
@@ -65,3 +66,23 @@ def test_split_all_keeps_no_test_task_and_two_tasks_suffice(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     model = MetaModel.load(out)
     assert model.split.test == () and set(model.split.seen) == {"ds0", "ds1"}
+
+
+@pytest.mark.postgres
+def test_a_postgresql_warehouse_keeps_its_model_inside_for_every_worker(
+        tmp_path: Path, postgres_schema) -> None:  # type: ignore[no-untyped-def]
+    import warnings
+
+    from plain_history import FAMILY, history_warehouse
+
+    from metasearch.samplers import ColdStartWarning, MetaSampler
+
+    url = history_warehouse(tmp_path, n_tasks=3, n_trials=8, url=postgres_schema())
+    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", url, "--components",
+                                 "portfolio,prior", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "model_files" in result.output and not (tmp_path / "models").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        sampler = MetaSampler.from_warehouse(url, family=FAMILY)
+    assert sampler.model is not None and set(sampler.model.components) == {"portfolio", "prior"}

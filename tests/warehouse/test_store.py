@@ -224,3 +224,16 @@ def test_the_shipped_archive_is_unpacked_once_and_never_over_a_file(tmp_path: Pa
 def test_the_checkout_ships_the_default_warehouse_compressed() -> None:
     archive = default_path().with_name("warehouse.db.xz")
     assert archive.is_file() and archive.stat().st_size < 5 * 2**20
+
+
+def test_model_files_are_stored_replaced_whole_and_kept_per_family(warehouse: Warehouse) -> None:
+    warehouse.ingest(SYN, RunSpec("src", "test"), make_trials("synthetic-00", 2, 2))
+    assert warehouse.model_files("synthetic") == {}
+    blob = bytes(range(256)) * 50  # binary, NUL bytes included
+    warehouse.put_model_files("synthetic", {"metadata.json": b"{}", "weights.pt": blob})
+    assert warehouse.model_files("synthetic") == {"metadata.json": b"{}", "weights.pt": blob}
+    warehouse.put_model_files("synthetic", {"metadata.json": b'{"v": 2}'})
+    assert warehouse.model_files("synthetic") == {"metadata.json": b'{"v": 2}'}
+    assert warehouse.model_files("other") == {}
+    with pytest.raises(UnknownFamilyError, match="no family 'other'"):
+        warehouse.put_model_files("other", {"metadata.json": b"{}"})
