@@ -48,6 +48,8 @@ def model_folders(path_or_url: PathOrUrl, family: str) -> list[Path]:
     """
     folders = []
     target = os.fspath(path_or_url) if path_or_url else os.environ.get(ENV_VAR, "")
+    if target.startswith("sqlite:///"):
+        target = target.removeprefix("sqlite:///")
     if target and "://" not in target:
         folders.append(Path(target).parent / "models" / family)
     for base in (default_path().parent, shipped_folder("warehouse")):
