@@ -98,7 +98,7 @@ def compare(
                                    "table."),
 ) -> None:
     """Search held-out tasks with metasearch and baselines; write an HTML report and CSVs."""
-    from metasearch.compare import summarize, summary_table, write_report
+    from metasearch.compare import headline_lines, summarize, summary_table, write_report
     from metasearch.compare._methods import METHODS
     from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds, plan_compare
     from metasearch.evaluation import parse_device
@@ -158,7 +158,12 @@ def compare(
     if json_mode:
         output.json(summary)
         return
-    output.table(f"{family}: normalized regret on {len(plan.test)} held-out tasks "
-                 f"(mean [95% CI] over tasks x {seeds} seeds)", table[0], table[1:])
+    for line in headline_lines(summary):
+        output.line(line)
+    compact = summary_table(summary, compact=True)
+    output.table(f"{family}: mean normalized regret, {len(plan.test)} held-out tasks x "
+                 f"{seeds} seeds", compact[0], compact[1:])
+    output.line(f"p: one-sided Wilcoxon, {summary['method_of_interest']} better than the "
+                "row, Holm-adjusted; 95% intervals in the report and --json")
     output.line(f"report: {report}  (runs.csv, costs.csv, summary.json, summary.md beside it); "
                 f"{time.perf_counter() - started:.0f}s")

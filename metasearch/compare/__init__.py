@@ -29,7 +29,14 @@ from metasearch.compare._metrics import (
     validate_runs,
     wilcoxon_vs,
 )
-from metasearch.compare._report import cost_summary, summarize, summary_table, write_report
+from metasearch.compare._report import (
+    cost_summary,
+    headline,
+    headline_lines,
+    summarize,
+    summary_table,
+    write_report,
+)
 
 __all__ = [
     "COST_COLUMNS",
@@ -40,6 +47,8 @@ __all__ = [
     "bootstrap_ci",
     "cost_summary",
     "effective_ks",
+    "headline",
+    "headline_lines",
     "holm",
     "incumbent_curve",
     "normalized_regret",

@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from metasearch.compare._figures import epochs_curve, figures
 from metasearch.compare._metrics import (
     COST_COLUMNS,
     DEFAULT_KS,
     average_rank,
     effective_ks,
     holm,
-    rank_curve,
     regret_at,
-    regret_curve,
     regret_matrix,
     speedup,
     trials_to_target,
@@ -40,7 +39,8 @@ from metasearch.compare._metrics import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["cost_summary", "summarize", "summary_table", "write_report"]
+__all__ = ["cost_summary", "epochs_curve", "headline", "headline_lines", "summarize",
+           "summary_table", "write_report"]
 
 
 def cost_summary(runs: pd.DataFrame, costs: pd.DataFrame | None) -> pd.DataFrame:
@@ -108,7 +108,52 @@ def summarize(runs: pd.DataFrame, costs: pd.DataFrame | None, *, method_of_inter
         "speedup": speedup(runs, versus),
         "wilcoxon": {str(k): _tests(runs, method_of_interest, baselines, k) for k in ks_in},
         "cost": cost_summary(runs, costs).to_dict(orient="index"),
+        "headline": headline(runs, ks_in),
     })
+
+
+def headline(runs: pd.DataFrame, ks: Sequence[int]) -> list[dict[str, Any]]:
+    """For each ``k``: the best method by mean regret, the methods tied with it, the
+    runner-up (the best of the rest) and by how much it trails, with the one-sided Wilcoxon
+    signed-rank p-value of the best against the runner-up over (task, seed) pairs.
+
+    One test per ``k`` between the two leaders, so no multiple-comparison correction; the
+    table's p column (the method of interest against every baseline) is Holm-adjusted.
+    """
+    means = regret_matrix(runs).groupby(level="method").mean()
+    out = []
+    for k in ks:
+        at = means[min(int(k), int(means.columns.max()))].dropna().sort_values(kind="stable")
+        if at.empty:
+            continue
+        best = float(at.iloc[0])
+        tied = [str(m) for m, v in at.items() if np.isclose(v, best, rtol=0.0, atol=1e-12)]
+        row: dict[str, Any] = {"k": int(k), "best": tied[0], "tied": tied[1:], "mean": best}
+        rest = at.drop(tied)
+        if not rest.empty:
+            second = str(rest.index[0])
+            test = wilcoxon_vs(runs, tied[0], [second], int(k))[second]
+            row |= {"runner_up": second, "runner_up_mean": float(rest.iloc[0]),
+                    "margin": float(rest.iloc[0]) - best, "p": test["p_better"],
+                    "pairs": test["n"]}
+        out.append(row)
+    return out
+
+
+def headline_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The headline in words, one line per budget: who is best, by how much, how surely."""
+    lines = []
+    for row in summary.get("headline", []):
+        text = f"after {row['k']} trials: {' = '.join([row['best'], *row['tied']])} best " \
+               f"({row['mean']:.3f})"
+        if row.get("runner_up") is not None:
+            p = row["p"]
+            verdict = "p n/a" if p is None else \
+                f"p = {p:.2g}, {'significant' if p < 0.05 else 'not significant'}"
+            text += (f"; next {row['runner_up']} {row['runner_up_mean']:.3f}, "
+                     f"+{row['margin']:.3f} ({verdict}, {row['pairs']} pairs)")
+        lines.append(text)
+    return lines
 
 
 def _ttt_summary(ttt: pd.DataFrame) -> dict[str, Any]:
@@ -137,25 +182,31 @@ def _num(value: Any, fmt: str = ".3f") -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
-def summary_table(summary: Mapping[str, Any], n_ks: int = 3) -> list[list[str]]:
-    """The terminal table: a header row, then one row per method (method of interest first).
+def summary_table(summary: Mapping[str, Any], n_ks: int = 3, *, compact: bool = False
+                  ) -> list[list[str]]:
+    """The summary table: a header row, then one row per method (method of interest first).
 
     Columns: regret after the last ``n_ks`` values of k as ``mean [lo, hi]``, average rank at
     the budget, median trials-to-target (``never`` if missed on most tasks), speed-up against
     the reference, and the Holm-adjusted one-sided Wilcoxon p-value of the method of interest
-    against that row's method at the budget.
+    against that row's method at the budget. ``compact`` (the terminal's, which must fit 100
+    columns) shows means only, under short headers; the intervals are in the report and the
+    JSON summary.
     """
     ks = [str(k) for k in summary["ks"][-n_ks:]]
     last, ref = str(summary["ks"][-1]), summary["reference"]
     moi = summary["method_of_interest"]
     header = ["method", *(f"regret@{k}" for k in ks), f"rank@{last}",
               f"trials to {ref}'s final", f"speed-up vs {ref}", f"p ({moi} better)"]
+    if compact:
+        header[-3:] = [f"to {ref}'s final", f"vs {ref}", "p (Holm)"]
     methods = sorted(summary["methods"], key=lambda m: (m != moi, m))
     rows = [header]
     for m in methods:
         at = summary["regret_at"].get(m, {})
-        cells = [f"{_num(at[k]['mean'])} [{_num(at[k]['mean_lo'])}, {_num(at[k]['mean_hi'])}]"
-                 if k in at else "n/a" for k in ks]
+        cells = [("n/a" if k not in at else _num(at[k]["mean"]) if compact else
+                  f"{_num(at[k]['mean'])} [{_num(at[k]['mean_lo'])}, {_num(at[k]['mean_hi'])}]")
+                 for k in ks]
         rank = summary["rank_at"].get(m, {}).get(last, {}).get("rank")
         ttt = summary["trials_to_target"].get(m, {}).get("median")
         spd = summary["speedup"].get(m, {}).get(ref)
@@ -191,9 +242,10 @@ def write_report(out_dir: str | Path, runs: pd.DataFrame, costs: pd.DataFrame | 
     costs_frame.to_csv(out / "costs.csv", index=False)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     sections = [
+        _section("Headline", _list_html(headline_lines(summary))),
         _section("Protocol", _protocol_html(protocol or {})),
         _section("Summary", _table_html(summary_table(summary)) + _notes_html(summary)),
-        *(_section(name, _img(fig)) for name, fig in _figures(runs, summary)),
+        *(_section(name, _img(fig, name)) for name, fig in figures(runs, summary)),
         _section("Cost", _cost_html(summary)),
     ]
     page = _PAGE.format(title=html.escape(title), body="\n".join(sections))
@@ -207,7 +259,9 @@ _PAGE = """<!DOCTYPE html>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;
 text-align:right}}td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}
-pre{{background:#f4f4f4;padding:.5em}}</style></head>
+td{{white-space:nowrap}}td.text{{text-align:left;white-space:normal}}
+td.text ul{{margin:0;padding-left:1.2em}}
+pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap}}</style></head>
 <body><h1>{title}</h1>
 {body}
 <p><small>Every number and figure here is recomputable from runs.csv, costs.csv and
@@ -226,18 +280,31 @@ def _table_html(rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _list_html(items: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+
+
+def _value_html(value: Any) -> str:
+    """A protocol value for people: a mapping as a list of ``key: value``, a list joined."""
+    if isinstance(value, Mapping):
+        return "<ul>" + "".join(f"<li><b>{html.escape(str(k))}</b>: {_value_html(v)}</li>"
+                                for k, v in value.items()) + "</ul>"
+    if isinstance(value, list | tuple | set):
+        return html.escape(", ".join(map(str, value)))
+    return html.escape(str(value))
+
+
 def _protocol_html(protocol: Mapping[str, Any]) -> str:
-    rows: list[list[str]] = [["item", "value"]]
+    rows = []
     pre = ""
     for key, value in protocol.items():
         if key == "commands":
             cmds = [value] if isinstance(value, str) else list(value)
             pre = "<pre>" + html.escape("\n".join(map(str, cmds))) + "</pre>"
-        elif isinstance(value, list | tuple | set):
-            rows.append([str(key), ", ".join(map(str, value))])
         else:
-            rows.append([str(key), str(value)])
-    return _table_html(rows) + pre
+            rows.append(f"<tr><td>{html.escape(str(key))}</td>"
+                        f'<td class="text">{_value_html(value)}</td></tr>')
+    return f"<table><tr><th>item</th><th>value</th></tr>{''.join(rows)}</table>" + pre
 
 
 def _notes_html(summary: Mapping[str, Any]) -> str:
@@ -260,111 +327,8 @@ def _cost_html(summary: Mapping[str, Any]) -> str:
     return _table_html(rows)
 
 
-def _img(fig: Figure) -> str:
+def _img(fig: Figure, name: str) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
-
-
-def _figures(runs: pd.DataFrame, summary: Mapping[str, Any]) -> list[tuple[str, Figure]]:
-    """The report's figures, built with matplotlib's object API (imported here, lazily)."""
-    from matplotlib.figure import Figure
-
-    b = summary["bootstrap"]
-    curve = regret_curve(runs, n_boot=b["n_boot"], seed=b["seed"], confidence=b["confidence"])
-    figures = [("Regret curves", _regret_fig(Figure(figsize=(11, 4)), curve)),
-               ("Average rank", _rank_fig(Figure(figsize=(6, 4)), rank_curve(runs))),
-               ("Final regret per task", _heat_fig(Figure(figsize=(7, 5)), runs)),
-               ("Speed-up", _speedup_fig(Figure(figsize=(7, 4)), summary))]
-    if "epochs" in runs.columns and runs["epochs"].fillna(0).max() > 1:
-        figures.append(("Regret against epochs trained",
-                        _epochs_fig(Figure(figsize=(6, 4)), runs)))
-    return figures
-
-
-def epochs_curve(runs: pd.DataFrame, points: int = 100) -> pd.DataFrame:
-    """Mean incumbent regret per method after each amount of training (epochs summed over a
-    run's trials, pruned ones included): the cost axis on which a pruner pays off.
-
-    Each run's regret is a step function of its cumulative epochs (1.0 before its first trial);
-    runs are averaged on a common grid from 0 to the longest run's total.
-    """
-    keyed = runs.sort_values(["method", "task", "seed", "trial"])
-    spent = keyed.groupby(["method", "task", "seed"])["epochs"].cumsum().fillna(0)
-    grid = np.linspace(0.0, float(spent.max()), points)
-    rows = []
-    for method, frame in keyed.assign(spent=spent).groupby("method"):
-        curves = []
-        for _, run in frame.groupby(["task", "seed"]):
-            at = np.searchsorted(run["spent"].to_numpy(), grid, side="right") - 1
-            regret = run["regret"].to_numpy()
-            curves.append(np.where(at >= 0, regret[np.maximum(at, 0)], 1.0))
-        mean = np.mean(curves, axis=0)
-        rows += [{"method": method, "epochs": g, "regret": r} for g, r in zip(grid, mean,
-                                                                              strict=True)]
-    return pd.DataFrame(rows)
-
-
-def _regret_fig(fig: Figure, curve: pd.DataFrame) -> Figure:
-    axes = fig.subplots(1, 2)
-    for ax, log in zip(axes, (False, True), strict=True):
-        for method, c in curve.groupby("method"):
-            lo, mean, hi = (np.maximum(c[col], 1e-4) if log else c[col]
-                            for col in ("lo", "mean", "hi"))
-            ax.plot(c["trial"], mean, label=str(method))
-            ax.fill_between(c["trial"], lo, hi, alpha=0.2)
-        ax.set(xlabel="trials", ylabel="normalized regret (mean, 95% band)",
-               yscale="log" if log else "linear", title="log scale" if log else "linear scale")
-    axes[0].legend()
-    return fig
-
-
-def _epochs_fig(fig: Figure, runs: pd.DataFrame) -> Figure:
-    ax = fig.subplots()
-    for method, c in epochs_curve(runs).groupby("method"):
-        ax.plot(c["epochs"], np.maximum(c["regret"], 1e-4), label=str(method))
-    ax.set(xlabel="epochs trained (all trials of a run, pruned ones included)",
-           ylabel="normalized regret (mean)", yscale="log")
-    ax.legend()
-    return fig
-
-
-def _rank_fig(fig: Figure, ranks: pd.DataFrame) -> Figure:
-    ax = fig.subplots()
-    for method, c in ranks.groupby("method"):
-        ax.plot(c["trial"], c["rank"], label=str(method))
-    ax.set(xlabel="trials", ylabel="average rank (1 = best)")
-    ax.legend()
-    return fig
-
-
-def _heat_fig(fig: Figure, runs: pd.DataFrame) -> Figure:
-    final = regret_matrix(runs).iloc[:, -1].groupby(level=["task", "method"]).mean()
-    grid = final.unstack("method")
-    ax = fig.subplots()
-    im = ax.imshow(grid.to_numpy(), aspect="auto", cmap="viridis_r", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], rotation=45, ha="right")
-    ax.set_yticks(range(grid.shape[0]), [str(t) for t in grid.index])
-    if grid.size <= 400:
-        for (i, j), v in np.ndenumerate(grid.to_numpy()):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="k" if v < 0.5 else "w")
-    fig.colorbar(im, ax=ax, label="final regret (seed mean)")
-    return fig
-
-
-def _speedup_fig(fig: Figure, summary: Mapping[str, Any]) -> Figure:
-    spd = summary["speedup"]
-    bases = sorted({b for v in spd.values() for b in v})
-    methods = sorted(spd)
-    ax = fig.subplots()
-    width = 0.8 / max(len(methods), 1)
-    for i, m in enumerate(methods):
-        vals = [spd[m].get(b) or 0.0 for b in bases]
-        ax.bar(np.arange(len(bases)) + i * width, vals, width, label=m)
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_xticks(np.arange(len(bases)) + 0.4 - width / 2, bases)
-    ax.set(xlabel="baseline", ylabel="speed-up (median over tasks)")
-    ax.legend()
-    return fig
+    return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'

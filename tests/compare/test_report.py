@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metasearch.compare import RUN_COLUMNS, summarize, write_report
+from metasearch.compare import RUN_COLUMNS, summarize, summary_table, write_report
 
 PROTOCOL = {"families": ["toy"], "test tasks": ["task0", "task1", "task2", "task3"],
             "budget": 20, "seeds": [0, 1, 2], "methods": ["metasearch", "tpe", "random"],
@@ -93,3 +93,59 @@ def test_a_report_with_epochs_has_the_cost_axis_figure(runs: pd.DataFrame, costs
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 5
     assert "Regret against epochs trained" in page
+
+
+def test_headline_names_the_best_method_per_budget(report: tuple[Path, dict],
+                                                   runs: pd.DataFrame) -> None:
+    _, summary = report
+    rows = {row["k"]: row for row in summary["headline"]}
+    assert sorted(rows) == summary["ks"]
+    last = rows[20]  # metasearch closes the gap fastest by construction (conftest.METHODS)
+    assert last["best"] == "metasearch" and last["runner_up"] == "tpe"
+    means = summary["regret_at"]
+    assert last["margin"] == pytest.approx(means["tpe"]["20"]["mean"]
+                                           - means["metasearch"]["20"]["mean"])
+    assert 0 < last["p"] < 0.05 and last["pairs"] == 12
+    from metasearch.compare import headline_lines
+
+    assert headline_lines(summary)[-1].startswith("after 20 trials: metasearch best (")
+
+
+def test_headline_says_when_methods_tie(runs: pd.DataFrame) -> None:
+    from metasearch.compare import headline
+
+    twin = runs[runs["method"] == "metasearch"].assign(method="twin")
+    rows = headline(pd.concat([runs, twin]), [20])
+    assert (rows[0]["best"], rows[0]["tied"], rows[0]["runner_up"]) == ("metasearch", ["twin"],
+                                                                        "tpe")
+
+
+def test_protocol_mappings_read_as_lists(runs: pd.DataFrame, costs: pd.DataFrame,
+                                         tmp_path: Path) -> None:
+    summary = summarize(runs, costs, method_of_interest="metasearch", baselines=["tpe"],
+                        reference="tpe", n_boot=50)
+    described = {**PROTOCOL, "method_descriptions": {"tpe": "Optuna's TPE", "random": "uniform"}}
+    page = write_report(tmp_path, runs, costs, summary, protocol=described).read_text()
+    assert "<li><b>tpe</b>: Optuna&#x27;s TPE</li>" in page and "{&#x27;" not in page
+    assert page.index("<h2>Headline</h2>") < page.index("<h2>Protocol</h2>")
+
+
+def test_terminal_table_fits_100_columns(report: tuple[Path, dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    _, summary = report
+    long = {**summary, "methods": [*summary["methods"], "rgpe-surrogate"],
+            "method_of_interest": "metasearch"}
+    rows = summary_table(long, compact=True)
+    table = Table(title="t")  # as metasearch.cli._output.Output.table draws it
+    for column in rows[0]:
+        table.add_column(column, overflow="fold")
+    for row in rows[1:]:
+        table.add_row(*row)
+    console = Console(width=100, record=True)
+    console.print(table)
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 100
+    assert len(lines) == len(rows) + 4  # title, top, header, rule, rows, bottom: nothing wraps
+    assert "[" not in "".join(lines[3:])  # no intervals in the terminal
