@@ -59,7 +59,9 @@ def _markdown(table: list[list[str]], summary: dict[str, Any]) -> str:
 
 def compare(
     family: str | None = typer.Option(None, "--family", "-f", help="Task family to compare "
-                                      "on (its tasks and warehouse data)."),
+                                      "on (its tasks and warehouse data); one stored only in "
+                                      "the warehouse is replayed or searched on per-task "
+                                      "surrogates."),
     train_tasks: str | None = typer.Option(None, "--train-tasks", help="Comma-separated "
                                            "tasks to meta-train on (default: every stored "
                                            "task that is not a test task)."),
@@ -135,7 +137,7 @@ def compare(
 
         counts = execute(plan, jobs=jobs, on_done=advance)
     with Warehouse.open(warehouse) as store:
-        bounds = known_bounds(store, family, plan.test)
+        bounds = known_bounds(store, family, plan.test, warehouse)
     runs, costs, unfinished = collect_runs(plan, bounds)
     if runs.empty:
         raise MetasearchError("no run has finished yet (all are in progress elsewhere)")

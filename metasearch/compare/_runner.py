@@ -61,6 +61,7 @@ class RunUnit:
     task_features: dict[str, float] | None
     warm: WarmStart | None
     device: str = "cpu"
+    warehouse: str | None = None  # where a family that exists only in the warehouse is read
 
     @property
     def study_name(self) -> str:
@@ -83,6 +84,59 @@ class ComparePlan:
     models: dict[str, str] = field(default_factory=dict)  # test task -> model folder
     meta_train_s: dict[str, float] = field(default_factory=dict)  # model folder -> seconds
     protocol: dict[str, Any] = field(default_factory=dict)
+    warehouse: str | None = None
+
+
+# -- the family searched -----------------------------------------------------------------------
+
+_BENCHMARKS: dict[tuple[str, str | None], Any] = {}
+
+
+def benchmark_family(name: str, warehouse: str | None) -> Any:
+    """The family compare searches: a registered one (its objective), else the stored one.
+
+    A family that exists only in the warehouse runs no new trials: its tasks are replayed
+    from the stored table when they share their configurations, else answered by per-task
+    surrogates of their stored trials (:func:`metasearch.families.stored_benchmark`). Built
+    once per process (every worker builds the same one: seeded, from the same records).
+    """
+    from metasearch.families import family_names, get_family, stored_benchmark
+    from metasearch.warehouse import Warehouse
+
+    if name in family_names():
+        return get_family(name)
+    key = (name, warehouse)
+    if key not in _BENCHMARKS:
+        with Warehouse.open(warehouse) as store:
+            if not store.has_family(name):
+                return get_family(name)  # the registry's error, naming the known families
+            _BENCHMARKS[key] = stored_benchmark(store, name)
+    return _BENCHMARKS[key]
+
+
+def objective_protocol(fam: Any, tasks: Sequence[str]) -> dict[str, Any]:
+    """What answers the searches of ``tasks``, for the report: the family's own objective, a
+    replay of the stored table, or per-task surrogates with their cross-validated fit."""
+    from metasearch.families import ReplayFamily, SurrogateFamily
+    from metasearch.families._surrogate import FOLDS, TREES
+
+    if isinstance(fam, SurrogateFamily):
+        fits = {t: fam.fit(t).to_dict() for t in tasks}
+        return {
+            "kind": "surrogate",
+            "description": (f"each test task is searched on a random forest ({TREES} trees) "
+                            "fitted to that task's stored trials, on the space's encoding (as "
+                            "HPO-B's continuous variant); its fit is the out-of-fold Spearman "
+                            f"and R^2 of {FOLDS}-fold cross-validation on those trials"),
+            "mean_spearman": round(float(np.mean([f["spearman"] for f in fits.values()])), 4),
+            "mean_r2": round(float(np.mean([f["r2"] for f in fits.values()])), 4),
+            "fit": fits,
+        }
+    if isinstance(fam, ReplayFamily):
+        return {"kind": "replay", "description": "the tasks share their configurations: each "
+                "search replays the stored table (a suggestion answered by the nearest stored "
+                "configuration)"}
+    return {"kind": "objective", "description": f"the {fam.name} family's own evaluation"}
 
 
 # -- planning ----------------------------------------------------------------------------------
@@ -195,16 +249,13 @@ def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, se
                 return str(folder), float(old.info.get("total_seconds", 0.0))
         except MetasearchError:
             pass  # a corrupt or partial model: fit it again
-    from metasearch.metamodel import COMPONENT_KINDS
-
     start = time.perf_counter()
     data = _training_data(store, family, train)
     # Too few tasks to hold some out for early stopping: fit on all of them.
     split = (TaskSplit.make(list(train), seed=seed, validation=0.15, test=0.0)
              if len(train) >= 4 else TaskSplit(train=tuple(sorted(train))))
-    # A learning-curve model needs curves of two steps or more.
-    kinds = [k for k in COMPONENT_KINDS if k != "curves" or data.max_budget >= 2]
-    model = MetaModel.train(data, split, kinds=kinds, seed=seed, device=device)
+    # Every component the data can feed (curves need two steps or more; see MetaModel.train).
+    model = MetaModel.train(data, split, seed=seed, device=device)
     seconds = time.perf_counter() - start
     owners = sorted({t.partition(SOURCE_SEP)[0] if SOURCE_SEP in t else family for t in train})
     snapshot = (warehouse_snapshot(store, owners[0]) if owners == [family]
@@ -215,14 +266,21 @@ def _train_model(store: Any, family: str, train: Sequence[str], folder: Path, se
     return str(folder), seconds
 
 
-def _check_loaded(model_dir: Path, family: str, test: Sequence[str]) -> tuple[str, float]:
-    """A given model folder, refused unless it is of ``family`` and held every test task out."""
+def _check_loaded(model_dir: Path, family: Any, test: Sequence[str]) -> tuple[str, float]:
+    """A given model folder, refused unless it is of ``family`` (its name and space) and held
+    every test task out.
+
+    Raises:
+        ModelError: a missing or corrupt model, or one of another family or space.
+        MetasearchError: a model that saw a test task.
+    """
+    from metasearch.errors import ModelError
     from metasearch.metamodel import MetaModel
 
-    model = MetaModel.load(model_dir)
-    if model.family != family:
-        raise MetasearchError(f"--model {model_dir} is a model of family {model.family!r}, "
-                              f"not {family!r}")
+    model = MetaModel.load(model_dir, family.space)
+    if model.family != family.name:
+        raise ModelError(f"--model {model_dir} is a model of family {model.family!r}, "
+                         f"not {family.name!r}")
     model.split.check_held_out(test)
     return str(model_dir), float(model.info.get("total_seconds", 0.0))
 
@@ -284,11 +342,10 @@ def plan_compare(
         MetasearchError: an unknown family, task or method, a split that leaks a test task
             into training, a given model that saw a test task, or a family without data.
     """
-    from metasearch.families import get_family
     from metasearch.warehouse import Warehouse
 
     say = on_status or (lambda text: None)
-    fam = get_family(family)
+    fam = benchmark_family(family, warehouse)
     chosen_methods = list(methods) if methods else list(METHODS)
     unknown = [m for m in chosen_methods if m not in METHODS]
     if unknown:
@@ -321,10 +378,16 @@ def plan_compare(
             stored = _family_tasks(store, family)
             train_tasks, test_tasks = choose_tasks(stored, registered, train, test, seed, n_test)
         plan = ComparePlan(family, train_tasks, test_tasks, chosen_methods, seeds, budget,
-                           the_storage, out)
+                           the_storage, out, warehouse=warehouse)
+        objective = objective_protocol(fam, test_tasks)
+        if objective["kind"] != "objective":
+            say(f"{family} exists only in the warehouse: {objective['description']}"
+                + (f"; mean held-out fit Spearman {objective['mean_spearman']:.3f}, "
+                   f"R^2 {objective['mean_r2']:.3f}" if objective["kind"] == "surrogate"
+                   else ""))
         needs_model = any(METHODS[m].uses_model for m in chosen_methods)
         if needs_model and model is not None:
-            folder, secs = _check_loaded(model, family, test_tasks)
+            folder, secs = _check_loaded(model, fam, test_tasks)
             plan.models = dict.fromkeys(test_tasks, folder)
             plan.meta_train_s[folder] = secs
         elif needs_model and leave_one_out:
@@ -354,7 +417,7 @@ def plan_compare(
                         family, task_id, method, s, budget, the_storage,
                         plan.models.get(task_id) if METHODS[method].uses_model else None,
                         features, warm if METHODS[method].group == "warm-start" else None,
-                        device))
+                        device, warehouse))
     plan.protocol = {
         "family": family, "train_tasks": train_tasks, "test_tasks": test_tasks,
         "leave_one_out": leave_one_out, "transfer_from": list(transfer_from or []),
@@ -363,6 +426,7 @@ def plan_compare(
         "seeds": seeds, "budget": budget, "storage": the_storage,
         "models": sorted(set(plan.models.values())),
         "model_given": str(model) if model else None,
+        "objective": objective,
     }
     return plan
 
@@ -467,11 +531,10 @@ def run_unit(unit: RunUnit) -> str:
     import optuna
 
     from metasearch.compare._methods import TimedSampler, build_method
-    from metasearch.families import get_family
     from metasearch.samplers import TaskObjective
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    task = get_family(unit.family).task(unit.task)
+    task = benchmark_family(unit.family, unit.warehouse).task(unit.task)
     storage = open_storage(unit.storage)
     direction = task.family.direction
     stored = optuna.create_study(storage=storage, study_name=unit.study_name,
@@ -531,12 +594,15 @@ def execute(plan: ComparePlan, jobs: int = 1,
 
 # -- collecting --------------------------------------------------------------------------------
 
-def known_bounds(store: Any, family: str, tasks: Sequence[str]) -> pd.DataFrame:
-    """Best and worst complete final value per task from the warehouse (and tabular tables)."""
-    from metasearch.families import get_family
+def known_bounds(store: Any, family: str, tasks: Sequence[str],
+                 warehouse: str | None = None) -> pd.DataFrame:
+    """Best and worst complete final value per task from the warehouse (and tabular tables).
+
+    ``warehouse`` is where a family that exists only in the warehouse is read (the plan's).
+    """
     from metasearch.families._tabular import TabularTask
 
-    fam = get_family(family)
+    fam = benchmark_family(family, warehouse)
     sign = 1.0 if fam.direction == "maximize" else -1.0
     rows: dict[str, dict[str, float]] = {}
     if store.has_family(family):
@@ -570,9 +636,8 @@ def collect_runs(plan: ComparePlan, bounds: pd.DataFrame | None = None
     from optuna.trial import TrialState
 
     from metasearch.compare import add_regret, task_bounds
-    from metasearch.families import get_family
 
-    fam = get_family(plan.family)
+    fam = benchmark_family(plan.family, plan.warehouse)
     storage = open_storage(plan.storage)
     rows: list[dict[str, Any]] = []
     costs: list[dict[str, Any]] = []

@@ -19,7 +19,13 @@ from metasearch.families._registry import (
     register_family,
     resolve_family,
 )
-from metasearch.families._stored import NoObjectiveError, StoredFamily, stored_family
+from metasearch.families._stored import (
+    NoObjectiveError,
+    StoredFamily,
+    stored_benchmark,
+    stored_family,
+)
+from metasearch.families._surrogate import FitQuality, SurrogateFamily
 from metasearch.families._tabular import (
     LookupTable,
     ReplayFamily,
@@ -32,10 +38,12 @@ from metasearch.families._tabular import (
 
 __all__ = [
     "BenchmarkDataError",
+    "FitQuality",
     "LookupTable",
     "NoObjectiveError",
     "ReplayFamily",
     "StoredFamily",
+    "SurrogateFamily",
     "TabularFamily",
     "TabularTask",
     "Task",
@@ -52,5 +60,6 @@ __all__ = [
     "replay_from_records",
     "resolve_family",
     "set_data_path",
+    "stored_benchmark",
     "stored_family",
 ]

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from metasearch.errors import MetasearchError
 from metasearch.evaluation import CurveRecorder
 from metasearch.families._base import Task, TaskFamily
+from metasearch.families._surrogate import surrogate_from_records
+from metasearch.families._tabular import replay_from_records
 from metasearch.spaces import SearchSpace
 
 if TYPE_CHECKING:
-    from metasearch.warehouse import FamilyRecord, TaskRecord
+    from metasearch.warehouse import FamilyRecord, TaskRecord, Warehouse
 
-__all__ = ["NoObjectiveError", "StoredFamily", "StoredTask", "stored_family"]
+__all__ = ["NoObjectiveError", "StoredFamily", "StoredTask", "stored_benchmark", "stored_family"]
 
 
 class NoObjectiveError(MetasearchError):
@@ -74,3 +76,24 @@ def stored_family(record: FamilyRecord, tasks: Sequence[TaskRecord]) -> StoredFa
     cls = type(f"Stored[{record.name}]", (StoredFamily,), attrs)
     family: StoredFamily = cls(record.space, {t.name: t.meta_features for t in tasks})
     return family
+
+
+def stored_benchmark(store: Warehouse, name: str, seed: int = 0) -> TaskFamily:
+    """The stored family ``name`` made searchable, for compare, without running anything new.
+
+    Tasks that share their configurations (a results table: the same choices measured on
+    every task) are replayed (:func:`~metasearch.families.replay_family`); tasks that each tried
+    their own (past studies) are answered by a surrogate fitted to each task's trials
+    (:mod:`metasearch.families._surrogate`).
+
+    Raises:
+        MetasearchError: the family has no trials, or a task too few for a surrogate.
+    """
+    record = store.family(name)
+    trials = store.trial_records(name)
+    try:
+        return replay_from_records(record, trials, shared=True)
+    except MetasearchError as exc:
+        if "share their configurations" not in str(exc):
+            raise
+    return surrogate_from_records(record, trials, store.tasks(name), seed)

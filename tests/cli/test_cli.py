@@ -73,6 +73,8 @@ def test_run_finds_a_good_configuration_and_prints_json(tmp_path: Path) -> None:
          "unknown device 'tpu'"),
         (["run", "-f", "synthetic", "-t", "synthetic-00", "--sampler", "magic"],
          "unknown sampler 'magic'"),
+        (["run", "-f", "synthetic", "-t", "synthetic-00", "--sampler", "meta", "--model",
+          "/no/such/model", "--no-warehouse"], "no model at /no/such/model"),
         (["evaluate", "-f", "synthetic", "-t", "synthetic-00", "-c", '{"lr": 9}'],
          "lr=9 is outside the space"),
         (["evaluate", "-f", "synthetic", "-t", "synthetic-00", "-c", "{oops"],
