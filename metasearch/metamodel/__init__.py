@@ -20,6 +20,7 @@ from metasearch.metamodel._model import COMPONENT_KINDS, MetaModel, component_cl
 from metasearch.metamodel._portfolio import Portfolio
 from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
 from metasearch.metamodel._scaling import UnknownFeatureWarning
+from metasearch.metamodel._similarity import warn_unknown_features
 from metasearch.metamodel._source import load_dataset, warehouse_snapshot
 from metasearch.metamodel._split import TaskSplit
 from metasearch.metamodel.curves import CurveConfig, CurveModel
@@ -49,6 +50,7 @@ __all__ = [
     "load_from_warehouse",
     "save_to_warehouse",
     "warehouse_snapshot",
+    "warn_unknown_features",
 ]
 
 _LAZY = ("FSBOConfig", "FSBOPredictor", "FSBOSurrogate", "RGPEPredictor", "RGPESurrogate")

@@ -7,7 +7,8 @@ support set into weights over the training tasks.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,31 @@ from metasearch.metamodel._relevance import FeatureRelevance, kernel_weights, le
 from metasearch.metamodel._responses import TaskResponses, _sq_dists
 from metasearch.metamodel._scaling import MetaFeatureScaler, UnknownFeatureWarning
 
-__all__ = ["MetaFeatureScaler", "TaskSimilarity", "UnknownFeatureWarning", "discordances"]
+__all__ = ["MetaFeatureScaler", "TaskSimilarity", "UnknownFeatureWarning", "discordances",
+           "warn_unknown_features"]
+
+def warn_unknown_features(similarities: Iterable[TaskSimilarity | None],
+                          features: Mapping[str, Any] | None, stacklevel: int = 3) -> list[str]:
+    """Warn once about the given meta-features that none of ``similarities`` was fitted with.
+
+    Such a feature changes nothing (there is no training task to compare it with); saying so
+    beats dropping it silently, where a misspelt name would look like a feature that matters.
+
+    Returns:
+        The unknown names, sorted (empty when all are known or none are given).
+    """
+    if not features:
+        return []
+    fitted = [s for s in similarities if s is not None]
+    known = {n for s in fitted for n in s.scaler.names}
+    unknown = sorted(set(features) - known)
+    if unknown:
+        trained = ", ".join(sorted(known)) or "none"
+        warnings.warn(f"meta-features {', '.join(unknown)} are not among those the model was "
+                      f"trained with ({trained}): they are not used",
+                      UnknownFeatureWarning, stacklevel=stacklevel)
+    return unknown
+
 
 # -- task similarity -------------------------------------------------------------------------
 

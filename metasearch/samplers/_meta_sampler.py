@@ -24,7 +24,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.errors import MetasearchError
-from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.metamodel import MetaModel, TaskContext, warn_unknown_features
 from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
 from metasearch.samplers._meta_loading import resolve_model
@@ -131,6 +131,9 @@ class MetaSampler(BaseSampler):
                              f"{n_candidates!r} and {n_warmstart!r}")
         self._model = model
         self._features = dict(task_features) if task_features is not None else None
+        self.unknown_features = warn_unknown_features(
+            [getattr(model.get(k), "similarity", None) for k in ("portfolio", "prior")]
+            if model is not None else [], self._features)
         self._entropy = _entropy(seed)
         self._n_candidates = n_candidates
         self._n_warmstart = n_warmstart
