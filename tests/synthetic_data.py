@@ -7,11 +7,12 @@ this folder (``tests/``) on ``sys.path`` because it holds a conftest.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 
 from metasearch.families import get_family
-from metasearch.metamodel import MetaDataset
+from metasearch.metamodel import MetaDataset, MetaModel, TaskSplit
 
 
 def evaluated_dataset(task_ids: Sequence[str], n_trials: int, seed: int = 0,
@@ -29,3 +30,15 @@ def evaluated_dataset(task_ids: Sequence[str], n_trials: int, seed: int = 0,
         family=family.name, space=family.space, direction=family.direction,
         max_budget=family.max_budget, results=results, meta_features=features,
     )
+
+
+@cache
+def shift_model() -> MetaModel:
+    """Portfolio and prior fitted on 28 tasks of ``shift`` (best lr follows n_rows; ~3 s).
+
+    Tasks ``shift-28`` to ``shift-39`` are held out.
+    """
+    family = get_family("shift")
+    ids = family.task_ids()
+    data = evaluated_dataset(ids[:28], 60, seed=0, family_name="shift")
+    return MetaModel.train(data, TaskSplit(train=tuple(ids[:28])), kinds=("portfolio", "prior"))

@@ -146,13 +146,46 @@ def _print(out: Output, result: Any, family: Any, has_model: bool, where: str,
         rows.append([i, item.source, predicted, quantile, config])
     out.table(f"next {len(rows)} configurations ({family.metric}, {family.direction})",
               ["#", "from", f"predicted {family.metric}", "quantile", "configuration"], rows)
-    if result.similar:
-        uniform = 1.0 / max(result.n_past_tasks, 1)
-        if result.similar[0].weight < 1.5 * uniform:
-            out.line(f"no past task stands out: the {result.n_past_tasks} past tasks weigh "
-                     f"about alike (the meta-features and trials so far tell them little apart)")
-        else:
-            out.table("most similar past tasks", ["task", "weight"],
-                      [[s.task, f"{s.weight:.3f}"] for s in result.similar])
+    for line in _why(result):
+        out.line(line)
+    if result.similar and not _uniform(result):
+        _print_similar(out, result)
     if enqueued:
         out.line(f"enqueued {len(rows)} trials in study {study!r}")
+
+
+def _uniform(result: Any) -> bool:
+    return bool(result.similar[0].weight < 1.5 / max(result.n_past_tasks, 1))
+
+
+def _why(result: Any) -> list[str]:
+    """Lines on what the model makes of the meta-features (unknown ones, learned relevance)."""
+    lines = []
+    if result.unknown_features:
+        lines.append(f"warning: meta-features {', '.join(result.unknown_features)} are not "
+                     f"among those the model was trained with: they are not used")
+    if not result.similar:
+        return lines
+    if result.meta_features and not result.relevance:
+        lines.append("the model learned that this family's meta-features do not predict which "
+                     "configurations do well (leave-one-task-out on its training tasks), so "
+                     "they do not change the suggestions")
+    if _uniform(result):
+        lines.append(f"no past task stands out: the {result.n_past_tasks} past tasks weigh "
+                     f"about alike (the meta-features and trials so far tell them little apart)")
+    return lines
+
+
+def _print_similar(out: Output, result: Any) -> None:
+    """The heaviest past tasks, with the learned-relevant features beside this task's."""
+    names = [n for n in result.relevance if n in (result.meta_features or {})][:4]
+    names = [n for n in names if any(n in s.features for s in result.similar)]
+    rows = []
+    if names:
+        rows.append(["(this task)", "", *[format_value(result.meta_features[n]) for n in names]])
+    for item in result.similar:
+        rows.append([item.task, f"{item.weight:.3f}",
+                     *[format_value(item.features.get(n)) for n in names]])
+    title = "most similar past tasks" + (", and why (the features they are weighed by)"
+                                         if names else "")
+    out.table(title, ["task", "weight", *names], rows)

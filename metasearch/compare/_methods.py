@@ -53,6 +53,8 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("rgpe-surrogate", "ablation", "metasearch with RGPE (gradient-free) instead of "
                "the FSBO deep-kernel surrogate", True),
     MethodSpec("no-pruner", "ablation", "metasearch without MetaPruner", True),
+    MethodSpec("no-features", "ablation", "metasearch without the task's meta-features "
+               "(uniform warm start and prior; trials still weigh past tasks)", True),
     MethodSpec("random", "cold-start", "Optuna RandomSampler", False),
     MethodSpec("tpe", "cold-start", "Optuna TPESampler (multivariate, grouped)", False),
     MethodSpec("gp", "cold-start", "Optuna GPSampler", False),
@@ -204,16 +206,17 @@ def build_method(name: str, *, model: Any | None, space: Any, max_budget: int,
             "no-prior": {"use_prior": False},
             "no-surrogate": {"use_surrogate": False},
             "rgpe-surrogate": {"surrogate_kind": "rgpe"},
+            "no-features": {"task_features": None},
         }
-        options = switches.get(name, {})
+        options = {"task_features": task_features, **switches.get(name, {})}
         if name == "rgpe-surrogate" and model.get("rgpe") is None:
             raise MetasearchError("method 'rgpe-surrogate' needs a model with the rgpe component")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = MetaSampler(model, task_features=task_features, seed=seed, **options)
+            sampler = MetaSampler(model, seed=seed, **options)
         pruner = None
         if name != "no-pruner" and max_budget > 1 and model.get("curves") is not None:
-            pruner = MetaPruner(model, task_features=task_features)
+            pruner = MetaPruner(model, task_features=options["task_features"])
         return sampler, pruner, []
     if name in ("random", "tpe", "gp", "cmaes"):
         return make_sampler(name, seed), None, []

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from metasearch.errors import MetasearchError
 from metasearch.families import TaskFamily
-from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.metamodel import MetaModel, TaskContext, UnknownFeatureWarning
 from metasearch.samplers._meta_loading import ColdStartWarning
 from metasearch.samplers._meta_sampler import MetaSampler
 from metasearch.samplers._meta_support import config_key, read_support
@@ -60,10 +60,18 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class SimilarTask:
-    """A past task and its weight in the prediction (weights sum to 1 over all past tasks)."""
+    """A past task and its weight in the prediction (weights sum to 1 over all past tasks).
+
+    Attributes:
+        task: the past task's id.
+        weight: its weight.
+        features: its stored values of the meta-features the model learned to weigh (the
+            reason it weighs what it does, to set beside the new task's); NaN for a hole.
+    """
 
     task: str
     weight: float
+    features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class Suggestions:
     similar: list[SimilarTask] = field(default_factory=list)
     meta_features: dict[str, float] | None = None
     n_past_tasks: int = 0
+    relevance: dict[str, float] = field(default_factory=dict)
+    unknown_features: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,7 +95,12 @@ class Suggestions:
             "n_support": self.n_support,
             "meta_features": self.meta_features,
             "n_past_tasks": self.n_past_tasks,
-            "similar_tasks": [{"task": s.task, "weight": s.weight} for s in self.similar],
+            "feature_relevance": self.relevance,
+            "unknown_features": self.unknown_features,
+            "similar_tasks": [{"task": s.task, "weight": s.weight,
+                               "features": {k: None if math.isnan(v) else v
+                                            for k, v in s.features.items()}}
+                              for s in self.similar],
             "suggestions": [
                 {"rank": i + 1, "config": s.config, "params": s.params, "source": s.source,
                  "predicted": s.predicted, "uncertainty": s.uncertainty,
@@ -220,6 +235,7 @@ def suggest(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.simplefilter("ignore", ColdStartWarning)
+        warnings.simplefilter("ignore", UnknownFeatureWarning)  # reported in the result
         sampler = MetaSampler(model, task_features=features, seed=seed)
     scratch = optuna.create_study(direction=family.direction, sampler=sampler)
     if study is not None:
@@ -247,14 +263,37 @@ def suggest(
         source = "cold-start" if model is None else ("portfolio" if key in warm else "model")
         out.append(_predicted(config, params, source, space, similarity, weights, ranges,
                               1.0 if family.direction == "maximize" else -1.0))
-    similar: list[SimilarTask] = []
-    if similarity is not None and weights is not None:
-        order = np.argsort(-weights, kind="stable")[:n_similar]
-        similar = [SimilarTask(similarity.task_ids[i], float(weights[i])) for i in order]
     return Suggestions(family.name, out, n_support=support.n_ok,
-                       model=model_name if model is not None else None, similar=similar,
+                       model=model_name if model is not None else None,
+                       similar=_most_similar(similarity, weights, n_similar),
                        meta_features=features,
-                       n_past_tasks=len(similarity.task_ids) if similarity is not None else 0)
+                       n_past_tasks=len(similarity.task_ids) if similarity is not None else 0,
+                       relevance=_relevant(similarity),
+                       unknown_features=sampler.unknown_features)
+
+
+def _relevant(similarity: Any | None) -> dict[str, float]:
+    """The meta-features the model learned to weigh, most relevant first (none: all 0)."""
+    if similarity is None:
+        return {}
+    used = {k: v for k, v in similarity.feature_relevance().items() if v > 0}
+    return dict(sorted(used.items(), key=lambda item: -item[1]))
+
+
+def _most_similar(similarity: Any | None, weights: np.ndarray | None, n: int
+                  ) -> list[SimilarTask]:
+    """The ``n`` heaviest past tasks, with their values of the features that weigh them."""
+    if similarity is None or weights is None:
+        return []
+    names = [n for n in _relevant(similarity) if n in similarity.scaler.names]
+    raw = similarity.raw_features
+    out = []
+    for i in np.argsort(-weights, kind="stable")[:n]:
+        values = ({name: float(raw[i, similarity.scaler.names.index(name)]) for name in names}
+                  if raw.shape == (len(similarity.task_ids), len(similarity.scaler.names))
+                  else {})
+        out.append(SimilarTask(similarity.task_ids[i], float(weights[i]), values))
+    return out
 
 
 def _predicted(config: dict[str, Any], params: dict[str, Any], source: str, space: Any,

@@ -208,3 +208,25 @@ def test_a_family_stored_only_in_the_warehouse_gets_its_models_suggestions(
     missing = runner.invoke(app, ["suggest", "-f", MINE, "-w", where, "--model",
                                   str(tmp_path / "none")])
     assert missing.exit_code != 0 and "metadata.json is missing" in str(missing.exception)
+
+
+def test_suggest_shows_why_past_tasks_weigh(tmp_path: Path) -> None:
+    """Beside the heaviest past tasks, their values of the features the model weighs."""
+    from synthetic_data import shift_model
+
+    folder = tmp_path / "shift-model"
+    shift_model().save(folder)
+    shift = get_family("shift")
+    features = shift.task("shift-30").meta_features
+    args = ["suggest", "--family", "shift", "--model", str(folder), "--warehouse",
+            str(tmp_path / "w.db"), "-n", "2", "--seed", "0"]
+    for name, value in features.items():
+        args += ["--features", f"{name}={value!r}"]
+    args += ["--features", "n_rowz=3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "(this task)" in result.output and "n_rows" in result.output
+    assert "and why" in result.output
+    assert "n_rowz" in result.output and "not used" in result.output
+    plain = runner.invoke(app, args[:-2])
+    assert plain.exit_code == 0 and "n_rowz" not in plain.output
