@@ -30,6 +30,9 @@ WAREHOUSE = typer.Option(
     help="SQLite path (created if missing) or SQLAlchemy URL; default warehouse/warehouse.db.",
 )
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
+SPACE = typer.Option(
+    None, "--space", help="The new family's space, given explicitly (needed for conditional "
+    "parameters): a ConfigSpace JSON, or metasearch's space JSON.")
 DATA = typer.Option(
     None, "--data", envvar="METASEARCH_BENCHMARKS", show_envvar=True,
     help="Public benchmark data: a folder laid out like shared/benchmarks, or the family's own.",
@@ -205,6 +208,7 @@ def ingest_optuna(
     source: str | None = typer.Option(
         None, "--source", help="Source key of a single study (default: "
         "optuna:<storage>#<study>)."),
+    space: Path | None = SPACE,
     warehouse: str | None = WAREHOUSE,
     json_mode: bool = JSON,
 ) -> None:
@@ -214,10 +218,12 @@ def ingest_optuna(
     name (the README's "From your own past studies"); importing again adds only new trials.
     """
     from metasearch.errors import MetasearchError
+    from metasearch.spaces import read_space_file
     from metasearch.warehouse import ingest_optuna as ingest_one
     from metasearch.warehouse import ingest_optuna_studies
 
     out = Output(json_mode)
+    given = read_space_file(space) if space is not None else None
     patterns = studies or []
     single = len(patterns) == 1 and not any(c in patterns[0] for c in "*?[")
     if (task or source) and not single:
@@ -227,11 +233,11 @@ def ingest_optuna(
         if single:
             summary, unfinished = ingest_one(store, storage, patterns[0], family=family,
                                              task=task, registered=_registered,
-                                             source_key=source)
+                                             source_key=source, space=given)
             done = [(patterns[0], summary, unfinished)]
         else:
             done = ingest_optuna_studies(store, storage, patterns, family=family,
-                                         registered=_registered)
+                                         registered=_registered, space=given)
     rows = [{**s.to_dict(), "study": name, "unfinished_skipped": u} for name, s, u in done]
     if json_mode and not single:
         out.json({"studies": rows})
@@ -251,17 +257,20 @@ def ingest_table(
     direction: str = typer.Option("maximize", "--direction", help="Direction of a new family."),
     source: str | None = typer.Option(
         None, "--source", help="Source key (default: a hash of the file)."),
+    space: Path | None = SPACE,
     warehouse: str | None = WAREHOUSE,
     json_mode: bool = JSON,
 ) -> None:
     """Import a long-format table: checked whole first, then stored in one transaction."""
+    from metasearch.spaces import read_space_file
     from metasearch.warehouse import ingest_table as ingest
 
     out = Output(json_mode)
+    given = read_space_file(space) if space is not None else None
     with open_warehouse(warehouse) as store:
         summary = ingest(store, file, family, registered=_registered,
                          meta_features=meta_features, source_key=source, metric=metric,
-                         direction=direction)
+                         direction=direction, space=given)
     _print_summary(out, summary.to_dict())
 
 

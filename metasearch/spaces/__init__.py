@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from metasearch.spaces._cell import NB201_OPS, Cell, CellSpace, canonical
-from metasearch.spaces._configspace import read_configspace_json, space_from_configspace
+from metasearch.spaces._configspace import (
+    read_configspace_json,
+    read_space_file,
+    space_from_configspace,
+)
 from metasearch.spaces._params import (
     Categorical,
     Condition,
@@ -27,5 +31,6 @@ __all__ = [
     "canonical",
     "hyperparameter_from_dict",
     "read_configspace_json",
+    "read_space_file",
     "space_from_configspace",
 ]

@@ -22,7 +22,7 @@ from metasearch.errors import SpaceError
 from metasearch.spaces._params import Categorical, Condition, Float, Hyperparameter, Int
 from metasearch.spaces._space import SearchSpace
 
-__all__ = ["read_configspace_json", "space_from_configspace"]
+__all__ = ["read_configspace_json", "read_space_file", "space_from_configspace"]
 
 
 def read_configspace_json(path: str | Path, *, exclude: Collection[str] = ()) -> SearchSpace:
@@ -39,6 +39,29 @@ def read_configspace_json(path: str | Path, *, exclude: Collection[str] = ()) ->
         return space_from_configspace(data, exclude=exclude)
     except SpaceError as exc:
         raise SpaceError(f"{path}: {exc}") from exc
+
+
+def read_space_file(path: str | Path) -> SearchSpace:
+    """A space given explicitly in a JSON file: ConfigSpace's format (a ``hyperparameters``
+    list) or metasearch's own (:meth:`SearchSpace.to_dict`: a ``params`` list), conditions
+    included in both.
+
+    Raises:
+        SpaceError: the file is unreadable or in neither format.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SpaceError(f"{path}: cannot be read as a JSON space: {exc}") from exc
+    if isinstance(data, Mapping) and "hyperparameters" in data:
+        return read_configspace_json(path)
+    if isinstance(data, Mapping) and "params" in data:
+        try:
+            return SearchSpace.from_dict(data)
+        except SpaceError as exc:
+            raise SpaceError(f"{path}: {exc}") from exc
+    raise SpaceError(f"{path}: neither a ConfigSpace JSON ('hyperparameters') nor a metasearch "
+                     "space ('params', as `metasearch warehouse show --json` prints it)")
 
 
 def space_from_configspace(data: Mapping[str, Any], *, exclude: Collection[str] = ()

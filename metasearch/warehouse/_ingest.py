@@ -86,6 +86,7 @@ def ingest_table(
     source_key: str | None = None,
     metric: str = "value",
     direction: str = "maximize",
+    space: SearchSpace | None = None,
 ) -> IngestSummary:
     """Check a long-format table and store it (all of it or, on any problem, nothing).
 
@@ -98,14 +99,19 @@ def ingest_table(
         source_key: the ingest's key (default: a hash of the file's bytes, so the same file
             twice adds nothing).
         metric, direction: of a new, inferred family (ignored otherwise).
+        space: the family's space, given explicitly (e.g. read from a ConfigSpace JSON): the
+            only way to ingest conditional parameters into a new family, since which parent
+            value switches a parameter on cannot be told from the rows. A known family's
+            space must be the same one.
 
     Raises:
         TableFormatError: naming the row and column of the first problem.
+        WarehouseError: ``space`` differs from the known family's.
     """
     path = Path(path)
     frame = read_table(path)
     spec = _known(warehouse, family, registered)
-    trials, space = parse_trials(frame, spec.space if spec else None, path.name)
+    trials, space = parse_trials(frame, _given_space(family, spec, space), path.name)
     if spec is None:
         steps = [s for t in trials for s in (t.steps or ())]
         spec = FamilySpec(family, metric, direction, max(steps) if steps else None, space,
@@ -114,6 +120,21 @@ def ingest_table(
     run = RunSpec(source_key or _file_key(path), "table",
                   info={"file": path.name, "rows": len(frame)})
     return warehouse.ingest(spec, run, trials, meta_features=features)
+
+
+def _given_space(name: str, known: FamilySpec | None, space: SearchSpace | None
+                 ) -> SearchSpace | None:
+    """The space to ingest in: the known family's, else the one given (else None: inferred).
+
+    Raises:
+        WarehouseError: a given space that is not the known family's (both fingerprints named).
+    """
+    if known is not None and space is not None and \
+            known.space.fingerprint() != space.fingerprint():
+        raise WarehouseError(f"family {name!r} is known with space {known.space.fingerprint()}, "
+                             f"the given space is {space.fingerprint()}: ingest into a new "
+                             "family name, or leave the space out")
+    return known.space if known is not None else space
 
 
 def _known(warehouse: Warehouse, name: str, registered: Registry) -> FamilySpec | None:
@@ -130,17 +151,21 @@ def ingest_optuna(
     task: str | None = None,
     registered: Registry = _no_registry,
     source_key: str | None = None,
+    space: SearchSpace | None = None,
 ) -> tuple[IngestSummary, int]:
     """Store the finished trials of an Optuna study (and how many were still unfinished).
 
     ``family`` defaults to the study's ``metasearch_family`` user attribute (``metasearch
-    run`` sets it); ``task`` to its ``metasearch_task``, else the study's name.
+    run`` sets it); ``task`` to its ``metasearch_task``, else the study's name. ``space``
+    gives a new family's space explicitly (how a conditional study is ingested: its trials
+    hold only their active parameters, which Optuna's distributions cannot relate).
     """
     study = load_study(storage, study_name)
     name = _family_name(study, family)
     known = _known(warehouse, name, registered)
-    spec, run, trials, unfinished = _converted(study, name, known, known.space if known else None,
-                                               task, storage, source_key)
+    spec, run, trials, unfinished = _converted(study, name, known,
+                                               _given_space(name, known, space), task,
+                                               storage, source_key)
     return warehouse.ingest(spec, run, trials), unfinished
 
 
@@ -151,6 +176,7 @@ def ingest_optuna_studies(
     *,
     family: str | None = None,
     registered: Registry = _no_registry,
+    space: SearchSpace | None = None,
 ) -> list[tuple[str, IngestSummary, int]]:
     """Store many studies of one storage: all of them, or those matching the globs.
 
@@ -159,6 +185,8 @@ def ingest_optuna_studies(
     (:func:`~metasearch.warehouse._optuna.shared_space`). Every study is read and converted
     before the first write; each is then its own transaction, and importing again adds only
     trials not stored yet.
+    ``space`` gives the space of every family of these studies explicitly (as for
+    :func:`ingest_optuna`), instead of matching one by name.
 
     Returns:
         ``(study name, summary, unfinished trials left out)`` per study.
@@ -170,9 +198,9 @@ def ingest_optuna_studies(
     plans = []
     for name, members in groups.items():
         known = _known(warehouse, name, registered)
-        space = known.space if known else shared_space(
+        chosen = _given_space(name, known, space) or shared_space(
             {s.study_name: finished_trials(s) for s in members})[0]
-        plans += [(s, name, known, space) for s in members]
+        plans += [(s, name, known, chosen) for s in members]
     batches = [_converted(s, name, known, space, None, storage, None)
                for s, name, known, space in plans]
     return [(study.study_name, warehouse.ingest(spec, run, trials), unfinished)
