@@ -54,11 +54,11 @@ def generated(seed: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
 
 def data_sets(quick: bool) -> tuple[dict[str, Callable[[], Any]], dict[str, Callable[[], Any]]]:
     """(past, held out) data sets by name; no data set is in both."""
-    n = 240 if quick else 500
+    n = 400 if quick else 500
     past: dict[str, Callable[[], Any]] = {
         f"gen-{s}": (lambda s=s: generated(s, n)) for s in range(6 if quick else 8)}
     held: dict[str, Callable[[], Any]] = {
-        f"gen-{s}": (lambda s=s: generated(s, n)) for s in range(100, 103)}
+        f"gen-{s}": (lambda s=s: generated(s, n)) for s in range(100, 104 if quick else 103)}
     if not quick:
         past |= {"iris": lambda: datasets.load_iris(return_X_y=True),
                  "wine": lambda: datasets.load_wine(return_X_y=True)}
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for studies and models")
     parser.add_argument("--quick", action="store_true", help="the test's size (a minute)")
-    parser.add_argument("--trials", type=int, help="trials per past study (40; quick 25)")
+    parser.add_argument("--trials", type=int, help="trials per past study (40; quick 30)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per held-out data set")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     storage = f"sqlite:///{args.out / 'studies.db'}"
     past, held = data_sets(args.quick)
     start = time.perf_counter()
-    run_past_studies(storage, past, args.trials or (25 if args.quick else 40))
+    run_past_studies(storage, past, args.trials or (30 if args.quick else 40))
     print(f"{len(past)} past studies in {time.perf_counter() - start:.0f}s", flush=True)
     start = time.perf_counter()
     learned = MetaSampler.from_studies(storage, names="svc-*")

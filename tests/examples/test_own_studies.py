@@ -1,0 +1,51 @@
+"""``examples/own_studies.py`` at its quick size, measured on data sets no past study saw.
+
+Past studies of an SVC pipeline (one per generated data set) feed ``from_studies`` and,
+separately, ``ingest-optuna`` + ``meta-train`` (defaults) + ``from_warehouse``; each searches 4
+held-out data sets x 5 seeds next to Optuna's TPE. Checked: both are ahead of TPE at the same
+budget (5 and 15 trials), and ``from_studies`` after 5 trials is no worse than TPE after 15
+(the issue's bar). The warehouse path does not reach that bar at this size (its default split
+keeps 2 of the 6 studies out of the model; measured 0.082 against TPE's 0.061), nor does either
+path at the example's full size (README, "From your own past studies"), so it is not asserted.
+Then ``metasearch suggest`` serves the warehouse family from the command line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from typer.testing import CliRunner
+
+from metasearch.cli import app
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "own_studies.py"
+
+
+def example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("own_studies", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_past_studies_reach_at_5_trials_what_tpe_reaches_at_15(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METASEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    result = example().main(["--quick", "--out", str(tmp_path)])
+    assert not set(result["held_out"]) & set(result["past"])
+    median = {m: {k: q[1] for k, q in by_k.items()} for m, by_k in result["summary"].items()}
+    assert len(result["regret"]["tpe"][15]) == len(result["held_out"]) * 5
+    for method in ("from_studies", "warehouse"):
+        for k in (5, 15):
+            assert median[method][k] <= median["tpe"][k], (method, k, result["summary"])
+    assert median["from_studies"][5] <= median["tpe"][15], result["summary"]
+    shown = CliRunner().invoke(app, ["suggest", "-f", "svc", "-w", str(tmp_path / "wh.db"),
+                                     "-n", "3", "--json"])
+    assert shown.exit_code == 0, shown.output
+    suggested = json.loads(shown.stdout)
+    assert suggested["cold_start_reason"] is None and len(suggested["suggestions"]) == 3
