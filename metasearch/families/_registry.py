@@ -170,8 +170,8 @@ def resolve_family(name: str, store: Warehouse | None = None) -> TaskFamily:
 
     A family that exists only in the warehouse (ingested Optuna studies or a table) is a
     family like any other, its space and tasks the warehouse's record of it; a registered
-    family of the same name adds an objective (it can run new trials), nothing else. Every
-    command and library entry point that takes a family name resolves it here.
+    family of the same name adds an objective (it can run new trials), nothing else.
+    MetaSampler/MetaPruner.from_warehouse, suggest and compare resolve names through it.
 
     Raises:
         UnknownFamilyError: naming ``name``, the registered families and, with ``store``,
