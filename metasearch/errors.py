@@ -7,9 +7,12 @@ CLI can print one line and exit non-zero instead of a traceback.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ConfigError",
     "DeviceError",
+    "InvalidNameError",
     "MetasearchError",
     "ModelError",
     "SchemaVersionError",
@@ -18,6 +21,8 @@ __all__ = [
     "UnknownFamilyError",
     "UnknownTaskError",
     "WarehouseError",
+    "redact",
+    "redact_url",
 ]
 
 
@@ -63,3 +68,35 @@ class ModelError(MetasearchError):
     Raised for a model the caller named (``--model DIR``, ``model=``); only the implicit
     default model, when it cannot be had, degrades to a cold start with a warning instead.
     """
+
+
+class InvalidNameError(MetasearchError, ValueError):
+    """A family or task name outside the name rule (see :mod:`metasearch.names`)."""
+
+
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)\S*@")
+_KEYWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;,]+)",
+                      re.IGNORECASE)
+
+
+def redact_url(url: object) -> str:
+    """A database URL as text with its password hidden (``***``), whatever it looks like.
+
+    SQLAlchemy renders the URLs it can parse; anything else (a malformed port, an unknown
+    scheme, plain text) is masked by pattern, so a URL never reaches a message in clear.
+    """
+    text = str(url)
+    if "://" in text:
+        try:
+            from sqlalchemy import make_url
+
+            text = make_url(text).render_as_string(hide_password=True)
+        except Exception:  # unparsable (a bad port, say): the pattern below masks it
+            pass
+    return redact(text)  # also when parsed: an unescaped '@' in a password misleads it
+
+
+def redact(message: str) -> str:
+    """``message`` with every ``scheme://user:password@`` and ``password=...`` masked."""
+    masked = _USERINFO.sub(lambda m: f"{m.group('head')}***@", message)
+    return _KEYWORD.sub(lambda m: f"{m.group('head')}***", masked)

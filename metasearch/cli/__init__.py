@@ -34,14 +34,15 @@ app.command("compare")(_compare.compare)
 
 def main() -> None:
     """Console-script entry point: run the app, mapping known errors to one line and exit 2."""
-    from metasearch.errors import MetasearchError
+    from metasearch.errors import MetasearchError, redact
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except MetasearchError as exc:
         if os.environ.get("METASEARCH_DEBUG") == "1":
             raise
-        typer.echo(f"error: {exc}", err=True)
+        # One line, and never a password, whatever the message quoted (a URL, a driver's text).
+        typer.echo("error: " + redact(" ".join(str(exc).split())), err=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
@@ -49,8 +50,10 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click's usage errors (typer may vendor click: no import here)
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
+        show, status = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(status, int):
             show()
-            sys.exit(code)
+            sys.exit(status)
         raise
+    if isinstance(code, int) and code:  # typer returns Exit's code (130 on Ctrl-C) unraised
+        sys.exit(code)

@@ -11,7 +11,7 @@ import typer
 
 from metasearch.cli._output import Output
 from metasearch.cli._warehouse import DATA, WAREHOUSE
-from metasearch.errors import MetasearchError
+from metasearch.errors import MetasearchError, redact_url
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -103,12 +103,16 @@ def compare(
     from metasearch.compare import headline_lines, summarize, summary_table, write_report
     from metasearch.compare._methods import METHODS
     from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds, plan_compare
-    from metasearch.evaluation import parse_device
+    from metasearch.evaluation import check_device
     from metasearch.families import set_data_path
     from metasearch.warehouse import Warehouse
 
-    parse_device(device)
+    check_device(device)
     set_data_path(data)
+    if storage is not None:
+        from metasearch.warehouse import open_storage
+
+        open_storage(storage, create=True)  # a bad URL or a server down: one line, now
     n_test = None
     if quick:
         family = family or "synthetic"
@@ -129,7 +133,8 @@ def compare(
         transfer_from=_split_list(transfer_from), on_status=output.line)
     output.line(f"{family}: {len(plan.train)} train / {len(plan.test)} test tasks, "
                 f"{len(plan.methods)} methods x {seeds} seeds x {budget} trials = "
-                f"{len(plan.units)} runs in {jobs} process(es); studies in {plan.storage}")
+                f"{len(plan.units)} runs in {jobs} process(es); studies in "
+                f"{redact_url(plan.storage)}")
     with output.progress(len(plan.units), "runs") as bar:
         def advance(unit: object, outcome: str) -> None:
             bar.update(bar.task_ids[0], advance=1,

@@ -63,6 +63,7 @@ def meta_train(
 
     where = resolve_device(device)
     kinds = [k.strip() for k in components.split(",")] if components else None
+    _check_target(out, warehouse, family)
     output = Output(json_mode)
     start = time.perf_counter()
     with open_warehouse(warehouse) as store:
@@ -88,6 +89,15 @@ def meta_train(
                                                     "validation", "seconds"],
                  reports_table(model.reports))
     output.line(f"saved to {where}")
+
+
+def _check_target(out: Path | None, warehouse: str | None, family: str) -> None:
+    """Refuse, before training, a model folder that holds anything but a model."""
+    from metasearch.metamodel import check_model_target
+    from metasearch.samplers._meta_loading import on_server
+
+    if out is not None or not on_server(warehouse):
+        check_model_target(out or default_model_dir(warehouse, family))
 
 
 def _save(model: MetaModel, out: Path | None, warehouse: str | None) -> str:

@@ -26,10 +26,10 @@ JSON = typer.Option(False, "--json", help="Print one JSON document.")
 
 def _resolve(family: str, task: str, device: str) -> Task:
     """Check the family, task and device before any work, so bad input writes nothing."""
-    from metasearch.evaluation import parse_device
+    from metasearch.evaluation import check_device
     from metasearch.families import get_family
 
-    parse_device(device)
+    check_device(device)
     return get_family(family).task(task)
 
 
@@ -91,15 +91,22 @@ def run(
             hook = _recorder(store, the_task, storage, name, sampler, seed, device)
             objective.hooks.append(hook)
         objective.hooks.append(lambda trial, result: _advance(bar, the_study, result))
+        interrupted = False
         try:
             if batch == 1:
                 the_study.optimize(objective, n_trials=trials)
             else:
                 objective.optimize_batched(the_study, trials, batch)
+        except KeyboardInterrupt:
+            interrupted = True  # every finished trial is stored already; summarize them
         finally:
             if store is not None:
                 store.close()
     _print_study(out, the_study, the_task)
+    if interrupted:
+        typer.echo("interrupted: the summary above covers the trials that finished "
+                   "(they are stored); the trial in flight was dropped", err=True)
+        raise typer.Exit(130)
 
 
 def _sampler_and_pruner(task: Task, sampler: str, pruner: str, seed: int,
@@ -108,8 +115,11 @@ def _sampler_and_pruner(task: Task, sampler: str, pruner: str, seed: int,
     """The study's sampler and pruner; ``meta`` ones read the family's meta-model."""
     import optuna
 
-    from metasearch.samplers import make_sampler
+    from metasearch.samplers import make_sampler, sampler_names
 
+    choices = ["meta", *sampler_names()]  # the one registry of cold-start samplers, plus meta
+    if sampler not in choices:
+        raise MetasearchError(f"unknown sampler {sampler!r}: expected one of {', '.join(choices)}")
     if pruner not in ("none", "meta", "median"):
         raise MetasearchError(f"unknown pruner {pruner!r}: expected none, meta or median")
     if model is not None and "meta" not in (sampler, pruner):
@@ -214,7 +224,10 @@ def evaluate(
     try:
         parsed = json.loads(config)
     except json.JSONDecodeError as exc:
-        raise MetasearchError(f"--config is not valid JSON ({exc.msg}): {config!r}") from exc
+        raise MetasearchError(f"--config is not valid JSON ({exc.msg}): {config[:200]!r}"
+                              ) from exc
+    except RecursionError as exc:
+        raise MetasearchError("--config is JSON nested too deeply to read") from exc
     if not isinstance(parsed, dict):
         raise MetasearchError(f"--config must be a JSON object, got {config!r}")
     result = the_task.evaluate(parsed, budget, device=device, seed=seed)

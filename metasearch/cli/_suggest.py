@@ -9,7 +9,7 @@ import typer
 
 from metasearch.cli._output import Output, format_value
 from metasearch.cli._warehouse import WAREHOUSE
-from metasearch.errors import MetasearchError
+from metasearch.errors import MetasearchError, redact_url
 
 
 def parse_features(pairs: list[str]) -> dict[str, float]:
@@ -97,10 +97,13 @@ def suggest(
     _check_features(the_model, meta)
     the_study = None
     if storage is not None and study is not None:
+        from metasearch.warehouse import open_storage
+
+        target = open_storage(storage, create=False)  # never creates a mistyped file
         try:
-            the_study = optuna.load_study(study_name=study, storage=storage)
+            the_study = optuna.load_study(study_name=study, storage=target)
         except KeyError:
-            raise MetasearchError(f"no study {study!r} in {storage}") from None
+            raise MetasearchError(f"no study {study!r} in {redact_url(storage)}") from None
     result = make_suggestions(the_family, model=the_model, n=n, meta_features=meta,
                               study=the_study, warehouse=warehouse, seed=seed,
                               model_name=where)

@@ -296,10 +296,11 @@ def export(
     json_mode: bool = JSON,
 ) -> None:
     """Write a family as a long-format table (the format ingest-table reads)."""
+    from metasearch.names import name_path
     from metasearch.warehouse import export_family
 
     out = Output(json_mode)
-    path = out_path or Path(f"{family}.{fmt}")
+    path = out_path or name_path(Path(), family, f".{fmt}")
     with open_warehouse(warehouse) as store:
         rows = export_family(store, family, path, fmt, tasks=tasks or None)
     if json_mode:
@@ -363,11 +364,11 @@ def build(
 
     Without ``--family``, families whose benchmark data is not found are left out.
     """
-    from metasearch.evaluation import parse_device
+    from metasearch.evaluation import check_device
     from metasearch.families import BenchmarkDataError, family_names, get_family, set_data_path
     from metasearch.warehouse import plan_build, run_build
 
-    parse_device(device)
+    check_device(device)
     set_data_path(data_dir)
     chosen = [get_family(name) for name in (families or family_names())]
     if not families:

@@ -8,7 +8,7 @@ this package.
 
 from __future__ import annotations
 
-from metasearch.evaluation._device import parse_device, resolve_device
+from metasearch.evaluation._device import check_device, parse_device, resolve_device
 from metasearch.evaluation._result import CurveRecorder, EvalResult, ReportFn, TrialFailed
 from metasearch.evaluation._splits import DataSplits
 
@@ -18,6 +18,7 @@ __all__ = [
     "EvalResult",
     "ReportFn",
     "TrialFailed",
+    "check_device",
     "parse_device",
     "resolve_device",
 ]

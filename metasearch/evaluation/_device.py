@@ -6,7 +6,7 @@ import re
 
 from metasearch.errors import DeviceError
 
-__all__ = ["parse_device", "resolve_device"]
+__all__ = ["check_device", "parse_device", "resolve_device"]
 
 _PATTERN = re.compile(r"^(auto|cpu|mps|cuda(?::(\d+))?)$")
 _VALID = "auto, cpu, cuda, cuda:N or mps"
@@ -50,3 +50,16 @@ def resolve_device(spec: str = "auto") -> str:
             f"device {spec!r} is not available: this machine has {count} CUDA GPU(s)"
         )
     return text
+
+
+def check_device(spec: str) -> str:
+    """``spec`` checked before any work: its form always, its presence when it names one.
+
+    ``auto`` and ``cpu`` need no torch (commands that run no model stay fast); ``cuda:N`` and
+    ``mps`` are resolved, so a device this machine lacks is refused, never recorded.
+
+    Raises:
+        DeviceError: a malformed name, or an accelerator this machine does not have.
+    """
+    text = parse_device(spec)
+    return text if text in ("auto", "cpu") else resolve_device(text)

@@ -19,7 +19,7 @@ from metasearch.evaluation import (
     EvalResult,
     ReportFn,
     TrialFailed,
-    parse_device,
+    check_device,
     resolve_device,
 )
 from metasearch.spaces import SearchSpace
@@ -170,7 +170,7 @@ class Task(ABC):
             raise SpaceError(f"budget={budget!r} must be an integer >= 1")
         if steps > self.family.max_budget:
             raise SpaceError(f"budget={budget} exceeds the family's {self.family.max_budget}")
-        where = resolve_device(device) if self.family.uses_torch else parse_device(device)
+        where = resolve_device(device) if self.family.uses_torch else check_device(device)
         return steps, "cpu" if where == "auto" else where
 
     def evaluate(

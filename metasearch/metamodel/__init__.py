@@ -6,7 +6,7 @@ Optuna (the samplers adapt it to Optuna's API).
 
 from __future__ import annotations
 
-from metasearch.metamodel._artifact import ModelError
+from metasearch.metamodel._artifact import ModelError, check_model_target
 from metasearch.metamodel._component import Component, FitReport, TaskContext
 from metasearch.metamodel._data import MetaDataset, TaskHistory
 from metasearch.metamodel._features import (
@@ -45,6 +45,7 @@ __all__ = [
     "TaskSimilarity",
     "TaskSplit",
     "UnknownFeatureWarning",
+    "check_model_target",
     "component_class",
     "load_dataset",
     "load_from_warehouse",

@@ -13,6 +13,7 @@ any mismatch or corruption is one :class:`ModelError` naming the file and the pr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -26,7 +27,14 @@ import numpy as np
 
 from metasearch.errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "ModelError", "StoredModel", "read_artifact", "write_artifact"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelError",
+    "StoredModel",
+    "check_model_target",
+    "read_artifact",
+    "write_artifact",
+]
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -70,12 +78,43 @@ def _deduplicate(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray
     return unique, aliases
 
 
+def check_model_target(folder: str | Path) -> Path:
+    """Refuse an output path that holds anything this tool did not write.
+
+    A model folder is replaced as a whole, so the only folder that may be replaced is one that
+    holds a model and nothing else (``metadata.json``, ``weights.pt``) or nothing at all: a
+    user's notes must never be swept away with an old model.
+
+    Raises:
+        ModelError: ``folder`` is a file, or a folder with other files or without a model.
+    """
+    target = Path(folder)
+    if not target.exists() and not target.is_symlink():
+        return target
+    if target.is_symlink() or not target.is_dir():
+        raise ModelError(f"refusing to write a model to {target}: it exists and is not a "
+                         "model folder; choose another --out")
+    entries = {p.name for p in target.iterdir()}
+    foreign = sorted(entries - {METADATA, WEIGHTS})
+    if foreign or (entries and METADATA not in entries):
+        what = f"it holds {', '.join(foreign[:3])}" if foreign else f"it has no {METADATA}"
+        raise ModelError(f"refusing to replace {target}: {what}, so it is not a model folder "
+                         "(only a folder holding a model, or an empty one, is replaced); "
+                         "choose another --out")
+    return target
+
+
 def write_artifact(folder: str | Path, metadata: Mapping[str, Any],
                    arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write an artifact atomically (a temporary sibling folder renamed over ``folder``)."""
+    """Write an artifact atomically: a temporary sibling folder renamed over ``folder``.
+
+    Raises:
+        ModelError: ``folder`` exists and is not a model folder (see
+            :func:`check_model_target`); nothing is written then.
+    """
     import torch
 
-    target = Path(folder)
+    target = check_model_target(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -86,17 +125,30 @@ def write_artifact(folder: str | Path, metadata: Mapping[str, Any],
                 "weights_sha256": _sha256(staging / WEIGHTS)}
         (staging / METADATA).write_text(json.dumps(full, indent=2, sort_keys=True))
         staging.chmod(0o755)  # mkdtemp makes it private; a model folder is for everyone
-        if target.exists():
-            old = target.with_name(f".{target.name}-old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.replace(old)
-            staging.replace(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.replace(target)
+        _swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``; an old model is moved aside first, then removed.
+
+    Checked again just before the swap, so a file a user dropped into the old folder while the
+    model trained is refused rather than deleted.
+    """
+    if not target.exists():
+        staging.replace(target)
+        return
+    check_model_target(target)
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    old.rmdir()  # a unique name to rename into; rename needs it absent
+    target.replace(old)
+    staging.replace(target)
+    for name in (METADATA, WEIGHTS):  # only the files we know; rmdir fails on anything else
+        (old / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # something appeared in it since: keep it whole
+        old.rmdir()
 
 
 def read_artifact(folder: str | Path, *, fingerprint: str | None = None) -> StoredModel:

@@ -217,7 +217,13 @@ class MetaModel:
         stored = read_artifact(folder, fingerprint=space.fingerprint() if space else None)
         meta = stored.metadata
         try:
-            model_space = space or SearchSpace.from_dict(meta["space"])
+            stored_space = SearchSpace.from_dict(meta["space"])
+            if stored_space.fingerprint() != meta.get("space_fingerprint"):
+                raise ModelError(
+                    f"model {folder} is corrupt: the space in its metadata.json has fingerprint "
+                    f"{stored_space.fingerprint()}, not the {meta.get('space_fingerprint')} it "
+                    "records (was the file edited?); train the model again")
+            model_space = space or stored_space
             model = cls(str(meta["family"]), model_space, str(meta["direction"]),
                         int(meta["max_budget"]), TaskSplit.from_dict(meta["split"]),
                         info=dict(meta.get("info", {})))

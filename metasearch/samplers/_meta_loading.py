@@ -23,6 +23,7 @@ from metasearch._locations import shipped_folder
 from metasearch.errors import MetasearchError, ModelError
 from metasearch.families import TaskFamily, family_names, resolve_family
 from metasearch.metamodel import MetaModel, load_from_warehouse
+from metasearch.names import name_path
 from metasearch.spaces import SearchSpace
 from metasearch.warehouse import ENV_VAR, Warehouse, default_path
 
@@ -51,10 +52,10 @@ def model_folders(path_or_url: PathOrUrl, family: str) -> list[Path]:
     if target.startswith("sqlite:///"):
         target = target.removeprefix("sqlite:///")
     if target and "://" not in target:
-        folders.append(Path(target).parent / "models" / family)
+        folders.append(name_path(Path(target).parent / "models", family))
     for base in (default_path().parent, shipped_folder("warehouse")):
-        if base / "models" / family not in folders:
-            folders.append(base / "models" / family)
+        if name_path(base / "models", family) not in folders:
+            folders.append(name_path(base / "models", family))
     return folders
 
 

@@ -27,6 +27,7 @@ from metasearch.errors import MetasearchError
 from metasearch.metamodel import MetaModel, TaskContext, warn_unknown_features
 from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
+from metasearch.samplers._meta_distributions import NOT_MAPPED, map_value, mappable
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import (
     PROPOSAL_ATTR,
@@ -145,6 +146,8 @@ class MetaSampler(BaseSampler):
         self._beta = beta
         self._lock = threading.RLock()
         self._cache = SupportCache()
+        self._proposals: dict[tuple[int, int], dict[str, Any]] = {}  # per trial, until told
+        self._unmapped: set[str] = set()  # parameters already logged as left to the fallback
 
     def _pick_surrogate(self, kind: str | None) -> Any | None:
         if self._model is None:
@@ -222,6 +225,7 @@ class MetaSampler(BaseSampler):
         state = self.__dict__.copy()
         del state["_lock"]  # locks do not pickle; each copy gets its own
         del state["_cache"]  # nor do weak references to storages
+        state["_proposals"] = {}  # keyed by storage identity: meaningless in another process
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -251,15 +255,21 @@ class MetaSampler(BaseSampler):
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
+        with self._lock:
+            self._proposals.pop((id(study._storage), trial._trial_id), None)
         self._fallback.after_trial(study, trial, state, values)
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial
                                     ) -> dict[str, BaseDistribution]:
-        """The model's parameters the study uses alike, plus the fallback's relative space.
+        """The model's parameters the study asks for exactly as the model knows them, plus the
+        fallback's relative space.
 
-        From the first trial on, every parameter of the model's space is relative (so the
-        first trials can be the portfolio's); a name the study has used with another
-        distribution is left to the fallback.
+        A model parameter is relative only once the study has asked for it (in any trial, in
+        any state) with the model's own distribution: Optuna raises inside the objective when a
+        relative value's distribution is incompatible with the one asked for, and a parameter
+        never asked for has no distribution to compare yet. Every other model parameter is
+        served by :meth:`sample_independent`, which sees the study's distribution and maps the
+        model's proposal into it (see :mod:`._meta_distributions`).
         """
         self._raise_error_if_multi_objective(study)
         foreign = self._fallback.infer_relative_search_space(study, trial)
@@ -268,9 +278,27 @@ class MetaSampler(BaseSampler):
         done = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
         if done and not any(n in self._dists for t in done for n in t.params):
             return foreign  # a study of another space: the model has nothing to say
-        seen = self._intersection(study)
-        ours = {n: d for n, d in self._dists.items() if n not in seen or seen[n] == d}
-        return {**{n: d for n, d in foreign.items() if n not in ours}, **ours}
+        asked = self._asked(study)
+        ours = {n: d for n, d in self._dists.items() if asked.get(n) == d}
+        mapped = {n for n, d in asked.items()
+                  if n in self._dists and n not in ours and mappable(self._dists[n], d)}
+        kept = {n: d for n, d in foreign.items() if n not in ours and n not in mapped}
+        return {**kept, **ours}
+
+    def _asked(self, study: Study) -> dict[str, BaseDistribution]:
+        """The distribution the study last asked for, per model parameter (newest trial first).
+
+        The newest trials usually name every parameter, so the scan stops after a few.
+        """
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        asked: dict[str, BaseDistribution] = {}
+        for past in reversed(trials):
+            for name, dist in past.distributions.items():
+                if name in self._dists:
+                    asked.setdefault(name, dist)
+            if len(asked) == len(self._dists):
+                break
+        return asked
 
     def _intersection(self, study: Study) -> dict[str, BaseDistribution]:
         """The study's intersection search space, updated incrementally where cached."""
@@ -291,8 +319,7 @@ class MetaSampler(BaseSampler):
         ours = {n: d for n, d in search_space.items() if self._dists.get(n) == d}
         params: dict[str, Any] = {}
         if ours:
-            with self._lock:
-                params = self._propose(study, trial, ours)
+            params = {k: v for k, v in self._proposal(study, trial).items() if k in ours}
         rest = {n: d for n, d in search_space.items() if n not in params}
         if rest:
             params.update(self._fallback.sample_relative(study, trial, rest))
@@ -303,9 +330,44 @@ class MetaSampler(BaseSampler):
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
-        """Parameters outside the model's space (or not proposed) come from the fallback."""
+        """A model parameter asked for under another distribution gets the model's proposal
+        mapped into it where that is sound; everything else comes from the fallback."""
         self._raise_error_if_multi_objective(study)
+        model_dist = self._dists.get(param_name)
+        if model_dist is not None and model_dist != param_distribution:
+            value = self._mapped(study, trial, param_name, model_dist, param_distribution)
+            if value is not NOT_MAPPED:
+                return value
+        elif model_dist is not None:
+            value = self._proposal(study, trial).get(param_name, NOT_MAPPED)
+            if value is not NOT_MAPPED and _fits(param_distribution, value):
+                return value
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def _mapped(self, study: Study, trial: FrozenTrial, name: str, model: BaseDistribution,
+                asked: BaseDistribution) -> Any:
+        """The proposal's ``name`` carried into ``asked``, or NOT_MAPPED (logged once)."""
+        if not mappable(model, asked):
+            if name not in self._unmapped:
+                self._unmapped.add(name)
+                _logger.debug(f"MetaSampler: the study asks for {name!r} as {asked}, which the "
+                              f"model's {model} does not map into; the fallback samples it.")
+            return NOT_MAPPED
+        value = self._proposal(study, trial).get(name, NOT_MAPPED)
+        return NOT_MAPPED if value is NOT_MAPPED else map_value(value, model, asked)
+
+    def _proposal(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
+        """This trial's proposal over the whole model space (made once, then remembered)."""
+        key = (id(study._storage), trial._trial_id)
+        with self._lock:
+            if key not in self._proposals:
+                try:
+                    self._proposals[key] = self._propose(study, trial, dict(self._dists))
+                except (MetasearchError, ValueError) as exc:  # never fail the user's trial
+                    _logger.warning(f"MetaSampler: no proposal for trial {trial.number} "
+                                    f"({exc}); the fallback samples it.")
+                    self._proposals[key] = {}
+            return self._proposals[key]
 
     # -- proposing ----------------------------------------------------------------------------
 

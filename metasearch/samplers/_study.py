@@ -252,8 +252,10 @@ def create_task_study(
     """
     import optuna
 
+    from metasearch.warehouse import open_storage
+
     study = optuna.create_study(
-        storage=storage,
+        storage=open_storage(storage, create=True) if isinstance(storage, str) else storage,
         study_name=study_name,
         sampler=sampler,
         pruner=pruner or optuna.pruners.NopPruner(),
@@ -261,10 +263,11 @@ def create_task_study(
         load_if_exists=True,
     )
     if study.direction != optuna.study.StudyDirection[task.family.direction.upper()]:
-        from metasearch.errors import MetasearchError
+        from metasearch.errors import MetasearchError, redact_url
 
         raise MetasearchError(
-            f"study {study.study_name!r} in {storage} optimizes {study.direction.name.lower()}, "
+            f"study {study.study_name!r} in {redact_url(storage)} optimizes "
+            f"{study.direction.name.lower()}, "
             f"but family {task.family.name!r} needs {task.family.direction}"
         )
     study.set_user_attr("metasearch_family", task.family.name)

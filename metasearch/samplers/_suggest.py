@@ -118,7 +118,7 @@ def table_meta_features(path: str | Path, target: str, seed: int = 0) -> dict[st
 
     Raises:
         MetasearchError: an unreadable file, a missing target column, fewer than 4 labelled
-            rows, or no feature columns.
+            rows, one class only, or no feature columns.
     """
     import pandas as pd
 
@@ -144,6 +144,10 @@ def table_meta_features(path: str | Path, target: str, seed: int = 0) -> dict[st
     labels, _ = pd.factorize(frame[target])
     if len(labels) < 4:
         raise MetasearchError(f"{source} has {len(labels)} labelled rows; need at least 4")
+    if labels.max() < 1:  # one class: class balance and the landmarkers mean nothing
+        raise MetasearchError(f"target column {target!r} of {source} holds one class "
+                              f"({frame[target].iloc[0]!r}); classification meta-features need "
+                              "at least two")
     return classification_meta_features(numeric.to_numpy(), labels, seed=seed)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from metasearch._locations import shipped_folder, writable_folder
-from metasearch.errors import WarehouseError
+from metasearch.errors import WarehouseError, redact, redact_url
 
 __all__ = ["ENV_VAR", "default_path", "engine_for", "resolve_url", "shipped_archive",
            "transaction", "unpack_shipped"]
@@ -103,8 +103,9 @@ def resolve_url(path_or_url: str | os.PathLike[str] | None) -> URL:
         return URL.create("sqlite", database=str(path))
     try:
         url = make_url(target)
-    except ArgumentError as exc:
-        raise WarehouseError(f"not a database URL or path: {target!r}") from exc
+    except (ArgumentError, ValueError) as exc:
+        raise WarehouseError(f"not a database URL or path: {redact_url(target)!r} "
+                             f"({' '.join(str(exc).split())})") from exc
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -119,8 +120,9 @@ def engine_for(url: URL) -> Engine:
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
             _set_up_sqlite(engine)
             return engine
-        return create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError) as exc:
+        # A server that does not answer is an error after 10 s, not a hang.
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except (SQLAlchemyError, ImportError, ValueError, TypeError) as exc:
         shown = url.render_as_string(hide_password=True)
         raise WarehouseError(f"cannot use warehouse {shown}: {exc}") from exc
 
@@ -158,7 +160,8 @@ def transaction(engine: Engine, *, write: bool, where: str) -> Iterator[Connecti
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         text = " ".join(str(reason).split())  # one line, whatever the driver wrote
-        raise WarehouseError(f"warehouse {where}: {type(reason).__name__}: {text}") from exc
+        raise WarehouseError(
+            f"warehouse {redact_url(where)}: {type(reason).__name__}: {redact(text)}") from exc
 
 
 def lock_for_migration(conn: Connection) -> None:

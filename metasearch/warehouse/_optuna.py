@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metasearch.errors import SpaceError, WarehouseError
+from metasearch.errors import SpaceError, WarehouseError, redact, redact_url
 from metasearch.spaces import Categorical, Float, Hyperparameter, Int, SearchSpace
 from metasearch.warehouse._records import FamilyLike, FamilySpec, RunSpec, TrialData
 
 if TYPE_CHECKING:
     import optuna
+    from sqlalchemy import URL
     from optuna.trial import FrozenTrial
 
 __all__ = [
@@ -52,8 +53,8 @@ def storage_label(storage: str) -> str:
         return f"journal:{Path(storage).expanduser().resolve()}"
     try:
         url = make_url(storage)
-    except ArgumentError:
-        return storage
+    except (ArgumentError, ValueError):  # a malformed port is a ValueError
+        return redact_url(storage)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         url = url.set(database=str(Path(url.database).expanduser().resolve()))
     return url.render_as_string(hide_password=True)
@@ -64,30 +65,69 @@ def optuna_source_key(storage: str, study: str) -> str:
     return f"optuna:{storage_label(storage)}#{study}"
 
 
-def open_storage(storage: str) -> optuna.storages.BaseStorage:
-    """Open an RDB URL or a journal file once, for reading many of its studies.
+def open_storage(storage: str, *, create: bool = False) -> optuna.storages.BaseStorage:
+    """An Optuna storage from an RDB URL or a journal file path, every failure one error.
+
+    Args:
+        storage: ``sqlite:///...``, ``postgresql://...`` (any SQLAlchemy URL), or a path.
+        create: whether a missing SQLite or journal file may be created (``run`` creates its
+            study; ``suggest`` and ``ingest-optuna`` only read one, and never leave an empty
+            database behind for a mistyped path).
 
     Raises:
-        WarehouseError: no such file, a bad URL, an unreachable server, not an Optuna database
-            (the URL's password hidden).
+        WarehouseError: a malformed URL, a missing file, an unreachable server, or not an
+            Optuna storage; the URL is shown with its password hidden.
     """
     import optuna
+    from sqlalchemy import make_url
 
     if "://" not in storage:
-        if not Path(storage).expanduser().is_file():
-            raise WarehouseError(f"no Optuna journal file at {storage!r} (or give a URL)")
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        return JournalStorage(JournalFileBackend(str(Path(storage).expanduser())))
-    if storage.startswith("sqlite:///"):
-        path = Path(storage.removeprefix("sqlite:///").split("?")[0]).expanduser()
-        if not path.is_file():
-            raise WarehouseError(f"no Optuna storage file at {str(path)!r}")
+        return _journal(storage, create)
+    shown = redact_url(storage)
     try:
-        return optuna.storages.RDBStorage(storage)
-    except Exception as exc:  # a bad URL, an unreachable server, not an Optuna database
-        raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
-                             f"{exc}") from exc
+        url = make_url(storage)
+    except Exception as exc:  # ArgumentError, ValueError: not a URL SQLAlchemy reads
+        raise WarehouseError(f"not a storage URL: {shown!r} ({_reason(exc)})") from exc
+    _check_sqlite_file(url, create)
+    kwargs = ({"connect_args": {"connect_timeout": 10}}
+              if url.get_backend_name() == "postgresql" else {})
+    try:
+        return optuna.storages.RDBStorage(storage, engine_kwargs=kwargs)
+    except Exception as exc:  # unknown dialect, no driver, unreachable, not Optuna's schema
+        raise WarehouseError(f"cannot open Optuna storage {shown}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one line of text, with any password in it hidden."""
+    reason = getattr(exc, "orig", None) or exc
+    text = " ".join(str(reason).split()).split(" (Background on this error")[0]
+    return redact(f"{type(reason).__name__}: {text}" if text else type(reason).__name__)
+
+
+def _journal(path: str, create: bool) -> optuna.storages.BaseStorage:
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    file = Path(path).expanduser()
+    if not create and not file.is_file():
+        raise WarehouseError(f"no Optuna journal file at {path!r} (or give a URL)")
+    if not file.parent.is_dir():
+        raise WarehouseError(f"cannot create the Optuna journal {path!r}: its folder "
+                             f"{str(file.parent)!r} does not exist")
+    try:
+        return JournalStorage(JournalFileBackend(str(file)))
+    except Exception as exc:
+        raise WarehouseError(f"cannot open Optuna journal {path!r}: {_reason(exc)}") from exc
+
+
+def _check_sqlite_file(url: URL, create: bool) -> None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database).expanduser()
+    if not create and not path.is_file():
+        raise WarehouseError(f"no Optuna storage file at {str(path)!r}")
+    if create and not path.parent.is_dir():
+        raise WarehouseError(f"cannot create the Optuna storage {str(path)!r}: its folder "
+                             f"{str(path.parent)!r} does not exist")
 
 
 def load_study(storage: str, study: str,
@@ -103,11 +143,11 @@ def load_study(storage: str, study: str,
                                  sampler=optuna.samplers.RandomSampler())
     except KeyError as exc:
         names = optuna.get_all_study_names(storage=target)
-        raise WarehouseError(f"no study {study!r} in {storage_label(storage)}: it has "
+        raise WarehouseError(f"no study {study!r} in {redact_url(storage)}: it has "
                              + (", ".join(names) if names else "no study")) from exc
-    except Exception as exc:  # a broken database
-        raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
-                             f"{exc}") from exc
+    except Exception as exc:  # not an Optuna database, a server gone since
+        raise WarehouseError(f"cannot read Optuna storage {redact_url(storage)}: "
+                             f"{_reason(exc)}") from exc
 
 
 def load_studies(storage: str, patterns: Sequence[str] = ()) -> list[optuna.Study]:
@@ -246,7 +286,7 @@ def study_names(storage: str, patterns: Sequence[str] = (),
         names = optuna.get_all_study_names(storage=target)
     except Exception as exc:  # a broken database
         raise WarehouseError(f"cannot read Optuna storage {storage_label(storage)}: "
-                             f"{exc}") from exc
+                             f"{_reason(exc)}") from exc
     chosen: list[str] = []
     for pattern in patterns or ("*",):
         found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]

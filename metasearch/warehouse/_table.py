@@ -8,15 +8,19 @@ count from 1, the header not counted) and column. ``warehouse/README.md`` docume
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import math
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from metasearch.errors import SpaceError, TableFormatError
+from metasearch.errors import InvalidNameError, SpaceError, TableFormatError
+from metasearch.names import check_name
 from metasearch.warehouse._infer import infer_space, plain
 from metasearch.warehouse._records import STATUSES, TrialData
 
@@ -35,31 +39,60 @@ TEXT_TRIAL = ("status", "failure_reason", "device")
 IGNORED = ("run", "number")  # written by `export` for people; not read back
 RESERVED = {*REQUIRED, *NUMERIC_TRIAL, *TEXT_TRIAL, *IGNORED, "elapsed_s", "config"}
 _NA = ["", "nan", "NaN", "NA", "null"]
+MAX_EXACT_INTEGER = 2**53
 
 
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file as a DataFrame."""
-    import pandas as pd
-
     name = path.name.lower()
     if not path.is_file():
         raise TableFormatError(f"no such table file: {str(path)!r}")
     try:
         if name.endswith((".parquet", ".pq")):
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
         elif name.endswith((".csv", ".csv.gz")):
-            text = {c: str for c in ("task", "config", *TEXT_TRIAL)}
-            frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=_NA)
+            frame = _read_csv(path)
         else:
             raise TableFormatError(
                 f"{str(path)!r}: unknown table format; name it .csv, .csv.gz, .parquet or .pq")
     except ImportError as exc:
         raise TableFormatError(f"reading {path.name} needs pyarrow: pip install pyarrow") from exc
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, csv.Error) as exc:
+        # EOFError: a truncated .gz; zlib.error: a corrupt one; csv.Error: a broken quote
         if isinstance(exc, TableFormatError):
             raise
-        raise TableFormatError(f"{str(path)!r} cannot be read as a table: {exc}") from exc
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise TableFormatError(f"{str(path)!r} cannot be read as a table: {reason}") from exc
     return frame.reset_index(drop=True)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The CSV, after checking that every record has as many fields as the header.
+
+    pandas pads a short record with empty cells and may shift a long one, so a ragged record
+    would surface as a wrong value in some other column; it is reported as what it is.
+    """
+    import pandas as pd
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # pandas has no such limit
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        for row, record in enumerate(reader, start=1):
+            if header is not None and record and len(record) != len(header):
+                raise TableFormatError(
+                    f"{path.name}: row {row} (line {reader.line_num}) has {len(record)} "
+                    f"fields, the header has {len(header)}: a ragged row (a missing or extra "
+                    "separator?)")
+    text = {c: str for c in ("task", "config", *TEXT_TRIAL)}
+    return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=_NA)
 
 
 def _fail(where: str, row: int | np.integer[Any], column: str, problem: str) -> TableFormatError:
@@ -68,10 +101,15 @@ def _fail(where: str, row: int | np.integer[Any], column: str, problem: str) -> 
 
 
 def _numbers(frame: pd.DataFrame, column: str, where: str, *, integer: bool) -> np.ndarray:
-    """The column as floats (NaN where empty); a cell that is not a (whole) number fails."""
+    """The column as floats (NaN where empty); a cell that is not a (whole) number fails.
+
+    Integers are held exactly below 2**53 (the float64 mantissa); larger ones are refused
+    rather than rounded, as are cells of another type (dates, bytes, booleans).
+    """
     import pandas as pd
 
     raw = frame[column]
+    _check_number_cells(raw, column, where)
     numbers = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy()
     for position in np.flatnonzero(raw.notna().to_numpy() & np.isnan(numbers)):
         raise _fail(where, position, column, f"{plain(raw.iloc[position])!r} is not a number")
@@ -80,11 +118,37 @@ def _numbers(frame: pd.DataFrame, column: str, where: str, *, integer: bool) -> 
     if integer:
         for position in np.flatnonzero(~np.isnan(numbers) & (numbers != np.round(numbers))):
             raise _fail(where, position, column, f"{numbers[position]} is not an integer")
+        # 2**53 + 1 parses as 2**53: the first value that may not be what the file says
+        for position in np.flatnonzero(np.abs(numbers) >= MAX_EXACT_INTEGER):
+            raise _fail(where, position, column, f"{plain(raw.iloc[position])} is beyond "
+                        "+-(2**53 - 1), the largest integer a table holds exactly")
     return numbers
 
 
-def _texts(frame: pd.DataFrame, column: str) -> np.ndarray:
+def _check_number_cells(raw: pd.Series, column: str, where: str) -> None:
+    """Refuse a column (or a cell) whose type is not a number or text holding one."""
+    kind = raw.dtype.kind
+    if kind in "iuf":
+        return
+    if kind != "O" and str(raw.dtype) not in ("str", "string"):
+        raise TableFormatError(f"{where}: column {column!r} holds {raw.dtype} values, "
+                               "not numbers")
+    for position, value in enumerate(raw.to_numpy(dtype=object)):
+        if not isinstance(value, (str, int, float, np.integer, np.floating)) or isinstance(
+                value, (bool, np.bool_)):
+            if value is not None:
+                raise _fail(where, position, column,
+                            f"{value!r} is a {type(value).__name__}, not a number")
+
+
+def _texts(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
+    """The column as text (None where empty); bytes, dates and other objects fail."""
     values = frame[column].to_numpy(dtype=object)
+    for position, value in enumerate(values):
+        if not _empty(value) and not isinstance(value, (str, int, np.integer)) or isinstance(
+                value, (bool, np.bool_)):
+            raise _fail(where, position, column,
+                        f"{value!r} is a {type(value).__name__}, not text")
     return np.array([None if _empty(v) else str(v) for v in values], dtype=object)
 
 
@@ -109,9 +173,8 @@ def _check_columns(frame: pd.DataFrame, where: str) -> list[str]:
 
 def _points(frame: pd.DataFrame, where: str, status: np.ndarray) -> dict[str, np.ndarray]:
     """Task, trial, step and value of every row, checked; rows without a point get step -1."""
-    tasks = _texts(frame, "task")
-    for position in np.flatnonzero(tasks == None):  # noqa: E711 - elementwise
-        raise _fail(where, position, "task", "empty: every row needs its task")
+    tasks = _texts(frame, "task", where)
+    _check_task_names(tasks, where)
     trial = _numbers(frame, "trial", where, integer=True)
     for position in np.flatnonzero(np.isnan(trial)):
         raise _fail(where, position, "trial", "empty: every row needs its trial")
@@ -130,10 +193,21 @@ def _points(frame: pd.DataFrame, where: str, status: np.ndarray) -> dict[str, np
             "value": value}
 
 
+def _check_task_names(tasks: np.ndarray, where: str) -> None:
+    """Every row names a task, by a valid name (:mod:`metasearch.names`)."""
+    for position in np.flatnonzero(tasks == None):  # noqa: E711 - elementwise
+        raise _fail(where, position, "task", "empty: every row needs its task")
+    for name in dict.fromkeys(tasks):  # each distinct name once, in order of first row
+        try:
+            check_name(name, "task")
+        except InvalidNameError as exc:
+            raise _fail(where, int(np.flatnonzero(tasks == name)[0]), "task", str(exc)) from exc
+
+
 def _status(frame: pd.DataFrame, where: str) -> np.ndarray:
     if "status" not in frame.columns:
         return np.full(len(frame), "complete", dtype=object)
-    status = _texts(frame, "status")
+    status = _texts(frame, "status", where)
     for position, value in enumerate(status):
         if value is not None and value not in STATUSES:
             raise _fail(where, position, "status", f"{value!r} is not one of {list(STATUSES)}")
@@ -175,7 +249,7 @@ def _same_json(column: str, a: Any, b: Any) -> bool:
         return False
     try:
         return bool(json.loads(a) == json.loads(b))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 
@@ -183,7 +257,7 @@ def _configs(frame: pd.DataFrame, params: list[str], order: np.ndarray, starts: 
              where: str) -> list[dict[str, Any]]:
     rows = order[starts]
     if not params:
-        column = _texts(frame, "config")
+        column = _texts(frame, "config", where)
         _constant(column, order, starts, "config", where)
         return [_parse_config(column[r], r, where) for r in rows]
     per_param = {}
@@ -215,7 +289,9 @@ def _parse_config(text: str | None, row: int, where: str) -> dict[str, Any]:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(where, row, "config", f"not valid JSON ({exc.msg}): {text!r}") from exc
+        raise _fail(where, row, "config", f"not valid JSON ({exc.msg}): {text[:200]!r}") from exc
+    except RecursionError as exc:
+        raise _fail(where, row, "config", "JSON nested too deeply to read") from exc
     if not isinstance(config, dict):
         raise _fail(where, row, "config", f"not a JSON object: {text!r}")
     return config
@@ -271,7 +347,8 @@ def parse_trials(
             trial_level[column] = _constant(values, order, starts, column, where)
     for column in ("failure_reason", "device"):
         if column in frame.columns:
-            trial_level[column] = _constant(_texts(frame, column), order, starts, column, where)
+            texts = _texts(frame, column, where)
+            trial_level[column] = _constant(texts, order, starts, column, where)
     elapsed = (_numbers(frame, "elapsed_s", where, integer=False)
                if "elapsed_s" in frame.columns else None)
     configs, space = _check_space(_configs(frame, params, order, starts, where),
@@ -318,9 +395,8 @@ def read_meta_features(path: Path) -> dict[str, dict[str, float]]:
     if "task" not in frame.columns:
         raise TableFormatError(f"{where}: missing column 'task' (it has "
                                f"{', '.join(map(str, frame.columns))})")
-    tasks = _texts(frame, "task")
-    for empty in np.flatnonzero(tasks == None):  # noqa: E711
-        raise _fail(where, empty, "task", "empty: every row needs its task")
+    tasks = _texts(frame, "task", where)
+    _check_task_names(tasks, where)
     seen: dict[str, int] = {}
     for row, task in enumerate(tasks):
         if task in seen:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 
 import metasearch
 from metasearch.errors import WarehouseError
+from metasearch.warehouse._limits import check_write
 from metasearch.warehouse._records import (
     FamilySpec,
     IngestSummary,
@@ -40,7 +41,11 @@ def write_batch(
     batch: Sequence[TrialData],
     meta_features: Mapping[str, Mapping[str, float]],
 ) -> IngestSummary:
-    """Write ``batch`` (and any new meta-features) in the caller's transaction."""
+    """Write ``batch`` (and any new meta-features) in the caller's transaction.
+
+    Everything is checked against the storage's limits first (:mod:`._limits`).
+    """
+    check_write(family, run, batch, meta_features, conn.dialect.name)
     family_id = _ensure_family(conn, family)
     names = sorted({t.task for t in batch} | set(meta_features))
     task_ids = _ensure_tasks(conn, family_id, family.name, names, meta_features)
