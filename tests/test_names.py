@@ -41,6 +41,27 @@ def test_every_registered_family_and_its_tasks_are_valid_names() -> None:
             check_name(task, "task")
 
 
+TASK_BAD = ["", " padded", "padded ", "new\nline", "tab\there", "x" * 129, "bell\x07"]
+TASK_GOOD = ["synthetic/synthetic-00/tpe", "my study 3", "189873", "é-ü", "x" * 128]
+
+
+@pytest.mark.parametrize("name", TASK_BAD)
+def test_a_bad_task_name_is_refused(name: str) -> None:
+    with pytest.raises(InvalidNameError, match="task name"):
+        check_name(name, "task")
+
+
+@pytest.mark.parametrize("name", TASK_GOOD)
+def test_study_names_are_valid_task_names(name: str) -> None:
+    assert check_name(name, "task") == name
+
+
+def test_a_task_name_is_a_path_only_if_path_safe() -> None:
+    with pytest.raises(InvalidNameError, match="cannot be a file name"):
+        name_path(Path("/m"), "without-a/b", kind="task")
+    assert name_path(Path("/m"), "without-a", kind="task") == Path("/m/without-a")
+
+
 def test_not_text_is_refused() -> None:
     with pytest.raises(InvalidNameError, match="not text"):
         check_name(b"bytes")
@@ -63,10 +84,10 @@ def test_ingest_table_refuses_a_path_as_family(
 
 def test_a_table_task_that_is_a_path_is_refused_with_its_row(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "t.csv").write_text(TABLE + "../up,1,1,0.4,0.2\n")
+    (tmp_path / "t.csv").write_text(TABLE + " up,1,1,0.4,0.2\n")
     code, _, err = run_main(capsys, "warehouse", "ingest-table", str(tmp_path / "t.csv"),
                             "-f", "mine", "-w", str(tmp_path / "w.db"))
-    assert_one_line_error(code, err, "row 2", "'task'", "'../up'")
+    assert_one_line_error(code, err, "row 2", "'task'", "' up'")
 
 
 @pytest.mark.parametrize("command", [
@@ -95,5 +116,5 @@ def test_run_and_ingest_optuna_refuse_a_bad_task(
     study = optuna.create_study(study_name="s", storage=storage)
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     code, _, err = run_main(capsys, "warehouse", "ingest-optuna", storage, "--study", "s",
-                            "-f", "mine", "-t", "a/b", "-w", str(tmp_path / "w.db"))
-    assert_one_line_error(code, err, "'a/b'", "not a valid name")
+                            "-f", "mine", "-t", "t" * 129, "-w", str(tmp_path / "w.db"))
+    assert_one_line_error(code, err, "129 characters", "not a valid name")

@@ -99,9 +99,9 @@ def suggest(
     if storage is not None and study is not None:
         from metasearch.warehouse import open_storage
 
-        target = open_storage(storage, create=False)  # never creates a mistyped file
+        opened = open_storage(storage, create=False)  # never creates a mistyped file
         try:
-            the_study = optuna.load_study(study_name=study, storage=target)
+            the_study = optuna.load_study(study_name=study, storage=opened)
         except KeyError:
             raise MetasearchError(f"no study {study!r} in {redact_url(storage)}") from None
     result = make_suggestions(the_family, model=the_model, n=n, meta_features=meta,

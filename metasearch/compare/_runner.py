@@ -29,7 +29,7 @@ import pandas as pd
 
 from metasearch.compare._methods import METHODS, WarmStart
 from metasearch.errors import MetasearchError
-from metasearch.names import check_name
+from metasearch.names import name_path
 
 __all__ = ["ComparePlan", "RunUnit", "collect_runs", "execute", "known_bounds", "plan_compare"]
 
@@ -395,9 +395,8 @@ def plan_compare(
             for task_id in test_tasks:
                 fit_on = [t for t in train_tasks if t != task_id]
                 say(f"meta-training without {task_id} ({len(fit_on)} tasks)")
-                folder_name = f"without-{check_name(task_id, 'task')}"
-                folder, secs = _train_model(store, family, fit_on, out / "models" / folder_name,
-                                            seed, device)
+                target = name_path(out / "models", f"without-{task_id}", kind="task")
+                folder, secs = _train_model(store, family, fit_on, target, seed, device)
                 plan.models[task_id] = folder
                 plan.meta_train_s[folder] = secs
         elif needs_model:  # one model: no test task is among the training tasks

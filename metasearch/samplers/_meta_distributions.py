@@ -41,7 +41,7 @@ def mappable(model: BaseDistribution, study: BaseDistribution) -> bool:
         return all(_key(c) in known for c in study.choices)
     numeric = (FloatDistribution, IntDistribution)
     return (isinstance(model, numeric) and type(model) is type(study)
-            and bool(model.log) == bool(study.log))  # type: ignore[attr-defined]
+            and bool(model.log) == bool(study.log))
 
 
 def map_value(value: Any, model: BaseDistribution, study: BaseDistribution) -> Any:

@@ -2,8 +2,8 @@
 
 The study's own trials are the support set, read afresh for every trial, so any storage and any
 number of workers share one history. The only state kept between trials is a cache of what can
-never change (finished trials' encodings, Optuna's incremental intersection search space), per
-storage object. The meta-model is only read (never updated), which is what makes one instance
+never change (finished trials' encodings), per storage object, and each running trial's proposal
+until the trial is told. The meta-model is only read (never updated), which is what makes one instance
 safe across threads.
 """
 
@@ -19,7 +19,6 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
@@ -299,16 +298,6 @@ class MetaSampler(BaseSampler):
             if len(asked) == len(self._dists):
                 break
         return asked
-
-    def _intersection(self, study: Study) -> dict[str, BaseDistribution]:
-        """The study's intersection search space, updated incrementally where cached."""
-        with self._lock:
-            cache = self._cache.of(study._storage)
-            if cache is None:
-                return IntersectionSearchSpace(include_pruned=True).calculate(study)
-            space = cache.search_spaces.setdefault(study._study_id,
-                                                   IntersectionSearchSpace(include_pruned=True))
-            return space.calculate(study)
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:

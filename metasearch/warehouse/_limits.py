@@ -43,7 +43,7 @@ def _check_int(value: object, column: Column[Integer], dialect: str, whose: str)
 
 
 def _check_text(value: object, column: Column[String], whose: str) -> None:
-    length = column.type.length
+    length = getattr(column.type, "length", None)
     if value is not None and length is not None and len(str(value)) > length:
         raise WarehouseError(f"{whose}: {column.name} is {len(str(value))} characters; the "
                              f"warehouse holds at most {length} "

@@ -32,6 +32,9 @@ def _commands(url: str, tmp: Path) -> dict[str, list[str]]:
                 "--storage", url, "--no-warehouse", "--sampler", "random"],
         "compare": ["compare", "-f", "synthetic", "--storage", url, "--out", str(tmp / "c")],
         "warehouse -w": ["warehouse", "ls", "-w", url],
+        "meta-train -w": ["meta-train", "-f", "synthetic", "-w", url, "--out", str(tmp / "m")],
+        "export -w": ["warehouse", "export", "-f", "synthetic", "-w", url,
+                      "--out", str(tmp / "e.csv")],
         "run -w": ["run", "-f", "synthetic", "-t", "synthetic-00", "--trials", "1", "-w", url,
                    "--sampler", "random"],
     }
