@@ -2,9 +2,9 @@
 
 The study's own trials are the support set, read afresh for every trial, so any storage and any
 number of workers share one history. The only state kept between trials is a cache of what can
-never change (finished trials' encodings), per storage object, and each running trial's proposal
-until the trial is told. The meta-model is only read (never updated), which is what makes one instance
-safe across threads.
+never change (finished trials' encodings), per storage object, and each running trial's
+proposal until the trial is told. The meta-model is only read (never updated), which is what
+makes one instance safe across threads.
 """
 
 from __future__ import annotations

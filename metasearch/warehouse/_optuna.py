@@ -11,6 +11,7 @@ run on adds only its new trials.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,9 +92,19 @@ def open_storage(storage: str, *, create: bool = False) -> optuna.storages.BaseS
     _check_sqlite_file(url, create)
     kwargs = ({"connect_args": {"connect_timeout": 10}}
               if url.get_backend_name() == "postgresql" else {})
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(storage, engine_kwargs=kwargs)
+        except (IntegrityError, ProgrammingError):
+            # Another process is creating Optuna's tables this moment: they exist next time.
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as exc:  # unknown dialect, no driver, unreachable, not Optuna's
+            raise WarehouseError(f"cannot open Optuna storage {shown}: {_reason(exc)}") from exc
     try:
         return optuna.storages.RDBStorage(storage, engine_kwargs=kwargs)
-    except Exception as exc:  # unknown dialect, no driver, unreachable, not Optuna's schema
+    except Exception as exc:
         raise WarehouseError(f"cannot open Optuna storage {shown}: {_reason(exc)}") from exc
 
 
