@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -91,22 +95,54 @@ def run(
             hook = _recorder(store, the_task, storage, name, sampler, seed, device)
             objective.hooks.append(hook)
         objective.hooks.append(lambda trial, result: _advance(bar, the_study, result))
-        interrupted = False
-        try:
-            if batch == 1:
-                the_study.optimize(objective, n_trials=trials)
-            else:
-                objective.optimize_batched(the_study, trials, batch)
-        except KeyboardInterrupt:
-            interrupted = True  # every finished trial is stored already; summarize them
-        finally:
-            if store is not None:
-                store.close()
+        with _stop_on_ctrl_c(the_study) as stop:
+            try:
+                if batch == 1:
+                    the_study.optimize(objective, n_trials=trials)
+                else:
+                    objective.optimize_batched(the_study, trials, batch)
+            except KeyboardInterrupt:
+                stop.requested = True  # a second Ctrl-C (or batches): the trial in flight is lost
+            finally:
+                if store is not None:
+                    store.close()
     _print_study(out, the_study, the_task)
-    if interrupted:
-        typer.echo("interrupted: the summary above covers the trials that finished "
-                   "(they are stored); the trial in flight was dropped", err=True)
+    if stop.requested:
+        typer.echo("interrupted: the summary above covers the trials that finished (each "
+                   "is stored)", err=True)
         raise typer.Exit(130)
+
+
+@dataclass
+class _Stop:
+    requested: bool = False
+
+
+@contextmanager
+def _stop_on_ctrl_c(study: optuna.Study) -> Iterator[_Stop]:
+    """The first Ctrl-C stops the study after the trial in flight (which finishes and is
+    stored); a second one interrupts at once. Outside the main thread, Ctrl-C is untouched."""
+    stop = _Stop()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        typer.echo("stopping after the trial in flight (Ctrl-C again to stop now)", err=True)
+        try:
+            study.stop()
+        except RuntimeError:  # not inside optimize (batches ask and tell): stop now
+            raise KeyboardInterrupt from None
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _sampler_and_pruner(task: Task, sampler: str, pruner: str, seed: int,
