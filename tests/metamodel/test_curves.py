@@ -260,3 +260,22 @@ def test_fits_on_cuda(splits: tuple[MetaDataset, MetaDataset, MetaDataset]) -> N
     model = CurveModel(dataclasses.replace(TINY, passes=20), device="cuda")
     report = model.fit(train, validation)
     assert report.validation["mae_after_3"] < report.validation["last_value_mae_after_3"]
+
+
+@pytest.mark.parametrize("steps", [2, 3, 5])
+def test_curves_shorter_than_the_report_epochs_fit_and_evaluate(
+        splits: tuple[MetaDataset, MetaDataset, MetaDataset], steps: int) -> None:
+    """A study reporting 2 to 5 steps trains a curve model (it raised on epoch 5 or 3)."""
+    def cut(data: MetaDataset) -> MetaDataset:
+        tasks = {tid: dataclasses.replace(h, curves=h.curves[:, :steps],
+                                          scores=h.curves[:, steps - 1].copy())
+                 for tid, h in data.tasks.items()}
+        return dataclasses.replace(data, max_budget=steps, tasks=tasks)
+
+    train, validation, _ = splits
+    model = CurveModel(dataclasses.replace(TINY, passes=5, patience=5))
+    report = model.fit(cut(train), cut(validation))
+    assert {f"mae_after_{k}" for k in (1, 3, 5) if k < steps} <= set(report.train)
+    assert not any(key.endswith(f"_after_{steps}") for key in report.train)
+    mean, std = model.predict(np.full((2, steps), np.nan), next(iter(train.tasks.values())).x[:2])
+    assert np.isfinite(mean).all() and (std > 0).all()
