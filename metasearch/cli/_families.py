@@ -1,4 +1,4 @@
-"""``metasearch families``: the registered families, their spaces and tasks."""
+"""``metasearch families``: every family (registered or stored), its space and tasks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from metasearch.cli._output import Output
+from metasearch.cli._warehouse import WAREHOUSE, open_warehouse
 
 if TYPE_CHECKING:
     from metasearch.errors import MetasearchError
@@ -31,14 +32,14 @@ def families(
     data: Path | None = typer.Option(
         None, "--data", envvar="METASEARCH_BENCHMARKS", show_envvar=True,
         help="Folder of the public benchmark data (laid out like shared/benchmarks)."),
+    warehouse: str | None = WAREHOUSE,
 ) -> None:
-    """List task families, their search spaces and tasks with meta-features."""
-    from metasearch.families import family_names, get_family, load_errors, set_data_path
+    """List task families (registered, and stored only in the warehouse), spaces and tasks."""
+    from metasearch.families import load_errors, set_data_path
 
     set_data_path(data)
     out = Output(json_mode)
-    names = [family] if family else family_names()
-    found = [get_family(name) for name in names]
+    found = _families(family, warehouse)
     for where, why in load_errors().items():  # on stderr, so --json output stays clean
         out.err.print(f"warning: {where} failed to load: {why}", highlight=False, soft_wrap=True)
     if not found:  # an empty list must not look like success: say where and how
@@ -74,6 +75,26 @@ def families(
             rows = [[t["id"], *t["meta_features"].values()] for t in _tasks(fam)]
             columns = ["task", *next(iter(_tasks(fam)))["meta_features"]] if rows else ["task"]
             out.table(f"{fam.name} tasks", columns, rows)
+
+
+def _families(family: str | None, warehouse: str | None) -> list[TaskFamily]:
+    """``family`` (registered or stored), or every registered and every stored-only family.
+
+    The warehouse is read when it is named (``-w``, ``$METASEARCH_WAREHOUSE``) or the default
+    one exists: the shipped snapshot, not yet unpacked, holds only registered families, so a
+    first ``metasearch families`` need not unpack it.
+    """
+    from metasearch.families import family_names, get_family, resolve_family
+    from metasearch.warehouse import default_path
+
+    registered = family_names()
+    if family in registered or (warehouse is None and not default_path().exists()):
+        return [get_family(name) for name in ([family] if family else registered)]
+    with open_warehouse(warehouse) as store:
+        if family:
+            return [resolve_family(family, store)]
+        stored = [r.name for r in store.families() if r.name not in registered]
+        return [*map(get_family, registered), *(resolve_family(n, store) for n in stored)]
 
 
 def _say_none_found(out: Output) -> None:

@@ -28,12 +28,21 @@ DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
 
 
-def _resolve(family: str, task: str, device: str) -> Task:
-    """Check the family, task and device before any work, so bad input writes nothing."""
+def _resolve(family: str, task: str, device: str, warehouse: str | None) -> Task:
+    """Check the family, task and device before any work, so bad input writes nothing.
+
+    A family that exists only in the warehouse (``warehouse``, None: the default one) is
+    refused with :class:`~metasearch.families.NoObjectiveError`, which says why it cannot run
+    trials and what can use it, rather than as unknown.
+    """
     from metasearch.evaluation import check_device
-    from metasearch.families import get_family
+    from metasearch.families import family_names, get_family, resolve_family
 
     check_device(device)
+    if family not in family_names():
+        with _open_warehouse(warehouse) as store:
+            stored = resolve_family(family, store)
+        stored.task(task).prepare()  # a stored task has no objective: always raises
     return get_family(family).task(task)
 
 
@@ -77,7 +86,7 @@ def run(
 
     from metasearch.samplers import TaskObjective, create_task_study
 
-    the_task = _resolve(family, task, device)
+    the_task = _resolve(family, task, device, warehouse)
     chosen, chosen_pruner = _sampler_and_pruner(the_task, sampler, pruner, seed, warehouse,
                                                 model, no_warehouse)
     name = study or f"{family}/{task}/{sampler}"
@@ -256,7 +265,7 @@ def evaluate(
     json_mode: bool = JSON,
 ) -> None:
     """Train one configuration on one task and print its learning curve."""
-    the_task = _resolve(family, task, device)
+    the_task = _resolve(family, task, device, None)
     try:
         parsed = json.loads(config)
     except json.JSONDecodeError as exc:
