@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from synthetic_data import evaluated_dataset
+from synthetic_data import evaluated_dataset, shift_model
 
 from metasearch.families import get_family
 from metasearch.metamodel import Portfolio, TaskContext
@@ -110,3 +110,18 @@ def test_kernel_weights_exclude_the_held_out_task_and_mix_with_uniform() -> None
     assert w[0] == 0 and w.sum() == pytest.approx(1.0)
     assert w[1] > w[2] > 0.25  # half the weight is spread evenly over the two others
     assert greedy_order(1 - np.eye(3), np.array([0.0, 0.5, 0.5]), 2) == [1, 2]
+
+
+def test_the_prior_follows_the_features_where_they_matter() -> None:
+    """The learned prior draws larger learning rates for a larger data set, as the family says."""
+    prior: Any = shift_model().get("prior")
+    assert prior.similarity.feature_relevance()["n_rows"] > 0
+    family = get_family("shift")
+    medians = []
+    for rows in (150.0, 80_000.0):
+        features = {**family.task("shift-30").meta_features, "n_rows": rows}
+        draws = prior.sample(400, np.random.default_rng(0), TaskContext(meta_features=features))
+        medians.append(np.median([np.log10(c["lr"]) for c in draws]))
+    # Measured: median log10 lr -3.76 for 150 rows, -2.28 for 80,000 (the family's optima:
+    # -4.06 and -1.87)
+    assert medians[1] > medians[0] + 1.0, medians
