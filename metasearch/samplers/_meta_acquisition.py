@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,14 +22,15 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from scipy.special import log_ndtr
+from scipy.special import erfcx, log_ndtr
 
 from metasearch.errors import MetasearchError
 from metasearch.metamodel import TaskContext
+from metasearch.samplers._acq_optimizer import from_unit, local_search, to_unit
 from metasearch.samplers._meta_support import Support, config_key
 from metasearch.spaces import SearchSpace
 
-__all__ = ["Acquisition", "Candidates", "log_expected_improvement", "uniform_flat"]
+__all__ = ["Acquisition", "Candidates", "log_expected_improvement", "log_h", "uniform_flat"]
 
 LOCAL_STEP = 0.1
 """Standard deviation of a local move of a numeric parameter, on its unit (log) scale."""
@@ -37,33 +38,43 @@ LOCAL_SWITCH = 0.15
 """Probability that a local move changes a categorical parameter (or a cell edge)."""
 
 
+def _log1mexp(x: np.ndarray) -> np.ndarray:
+    """``log(1 - exp(x))`` for ``x < 0``, accurate at both ends (Maechler, 2012)."""
+    x = np.minimum(x, -1e-300)
+    return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """``log(z Phi(z) + phi(z))``, the log of EI over a unit-variance posterior, for any ``z``.
+
+    Above ``z = -1`` the sum is computed directly (no cancellation: both terms are positive or
+    ``phi`` dominates). Below, ``z Phi(z) + phi(z) = phi(z) (1 - |z| erfcx(|z|/sqrt 2)
+    sqrt(pi / 2))`` with the scaled complementary error function, so the log is
+    ``log phi(z) + log1mexp(log(|z| erfcx(|z|/sqrt 2) sqrt(pi/2)))``: exact to float64 down to
+    ``z = -1e8`` (the form of BoTorch's ``log_ei`` helper; Ament et al., "Unexpected
+    improvements to expected improvement for Bayesian optimization", NeurIPS 2023), where the
+    asymptote ``log phi(z) - 2 log|z|`` takes over. One formula per side and both exact, so
+    the result is smooth and increasing in ``z`` (the old switch to the asymptote at -6 was
+    not).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    log_phi = -0.5 * z * z - 0.5 * math.log(2.0 * math.pi)
+    upper = z > -1.0
+    zu = np.where(upper, z, 0.0)
+    direct = np.log(zu * np.exp(log_ndtr(zu)) + np.exp(-0.5 * zu * zu) / math.sqrt(2 * math.pi))
+    zl = np.where(upper, -2.0, z)
+    far = zl < -1e8
+    zm = np.where(far, -2.0, zl)
+    tail = -0.5 * zm * zm - 0.5 * math.log(2.0 * math.pi) + _log1mexp(
+        np.log(erfcx(-zm / math.sqrt(2.0)) * -zm) + 0.5 * math.log(math.pi / 2.0))
+    asymptote = log_phi - 2.0 * np.log(np.abs(np.where(far, zl, -2.0)))
+    return np.where(upper, direct, np.where(far, asymptote, tail))
+
+
 def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    """``log EI`` of maximising, computed stably far below the incumbent (no ``log 0``)."""
-    std = np.maximum(std, 1e-9)
-    z = (mean - best) / std
-    # EI = std * (z Phi(z) + phi(z)); for very negative z use the asymptotic phi(z) / z^2.
-    log_phi = -0.5 * z**2 - 0.5 * math.log(2 * math.pi)
-    direct = z * np.exp(log_ndtr(z)) + np.exp(log_phi)
-    tail = log_phi - 2.0 * np.log(np.maximum(-z, 1.0))
-    return np.log(std) + np.where(z > -6.0, np.log(np.maximum(direct, 1e-300)), tail)
-
-
-def _to_unit(dist: FloatDistribution | IntDistribution, value: float) -> float:
-    low, high, v = float(dist.low), float(dist.high), float(value)
-    if dist.log:
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return 0.5 if high == low else (v - low) / (high - low)
-
-
-def _from_unit(dist: FloatDistribution | IntDistribution, u: float) -> float | int:
-    low, high = float(dist.low), float(dist.high)
-    u = min(1.0, max(0.0, u))
-    value = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if dist.log \
-        else low + u * (high - low)
-    if dist.step is not None:
-        value = low + round((value - low) / dist.step) * dist.step
-    value = min(high, max(low, value))
-    return round(value) if isinstance(dist, IntDistribution) else float(value)
+    """``log EI`` of maximising over ``best``: ``log std + log h((mean - best) / std)``."""
+    std = np.maximum(np.asarray(std, dtype=np.float64), 1e-9)
+    return np.log(std) + log_h((np.asarray(mean, dtype=np.float64) - best) / std)
 
 
 def uniform_flat(dists: Mapping[str, BaseDistribution], rng: np.random.Generator
@@ -74,7 +85,7 @@ def uniform_flat(dists: Mapping[str, BaseDistribution], rng: np.random.Generator
         if isinstance(dist, CategoricalDistribution):
             out[name] = dist.choices[int(rng.integers(len(dist.choices)))]
         elif isinstance(dist, (FloatDistribution, IntDistribution)):
-            out[name] = _from_unit(dist, float(rng.random()))
+            out[name] = from_unit(dist, float(rng.random()))
     return out
 
 
@@ -110,8 +121,8 @@ class Candidates:
                     moved[name] = dist.choices[int(rng.integers(len(dist.choices)))] \
                         if switch else value
                 elif isinstance(dist, (FloatDistribution, IntDistribution)):
-                    u = _to_unit(dist, value) + LOCAL_STEP * float(rng.standard_normal())
-                    moved[name] = _from_unit(dist, u)
+                    u = to_unit(dist, value) + LOCAL_STEP * float(rng.standard_normal())
+                    moved[name] = from_unit(dist, u)
             out.append(self.complete(moved, rng))
         return out
 
@@ -156,12 +167,27 @@ class Acquisition:
             (the support set's conditioning subset); EI improves on its best predicted mean.
         beta: piBO's prior strength; the prior's exponent is ``beta / n``, ``n`` counting every
             finished support trial.
+        optimize: polish the best candidates by local search (:func:`local_search`); False
+            takes the best candidate as drawn (the ``random-acq`` ablation).
     """
 
     predictor: Any | None
     prior: Any | None
     context: TaskContext
     beta: float = 10.0
+    optimize: bool = True
+    n_starts: int = 5
+    _incumbent: float | None = field(default=None, init=False, repr=False)
+
+    def _best_mean(self) -> float | None:
+        """The predictor's best mean over the conditioning set (what EI improves on)."""
+        if self._incumbent is None and self.predictor is not None:
+            scores = np.asarray(self.context.scores, dtype=np.float64).reshape(-1)
+            ok = np.isfinite(scores)
+            if ok.any():
+                seen = np.asarray(self.context.x, dtype=np.float64)[ok]
+                self._incumbent = float(np.max(self.predictor.predict(seen)[0]))
+        return self._incumbent
 
     def scores(self, x: np.ndarray, support: Support) -> np.ndarray:
         """Log acquisition of each row of ``x`` (higher is better)."""
@@ -169,10 +195,8 @@ class Acquisition:
         n = max(support.n_ok, 1)
         if self.predictor is not None:
             mean, std = self.predictor.predict(x)
-            ok = np.isfinite(np.asarray(self.context.scores, dtype=np.float64))
-            if support.n_ok and ok.any():
-                seen = np.asarray(self.context.x, dtype=np.float64)[ok]
-                best = float(np.max(self.predictor.predict(seen)[0]))
+            best = self._best_mean() if support.n_ok else None
+            if best is not None:
                 total += log_expected_improvement(np.asarray(mean), np.asarray(std), best)
             else:
                 total += np.asarray(mean)  # nothing to improve on yet: the predicted best
@@ -181,18 +205,39 @@ class Acquisition:
             total += weight * np.asarray(self.prior.log_density(x, self.context))
         return total
 
-    def best(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support
+    def fresh_scores(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support
+                     ) -> np.ndarray:
+        """:meth:`scores` of normalized configurations; minus infinity for those taken."""
+        if not configs:
+            return np.zeros(0)
+        x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
+        fresh = np.array([config_key(row) not in support.taken for row in x])
+        if not fresh.any():
+            return np.full(len(configs), -np.inf)
+        return np.where(fresh, self.scores(x, support), -np.inf)
+
+    def best(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
+             make: Candidates | None = None, rng: np.random.Generator | None = None
              ) -> dict[str, Any] | None:
         """The highest-scoring configuration not already taken, or None if all are.
 
         ``configs`` must be normalized configurations of ``space`` (:class:`Candidates`'
-        output), as they are encoded without being checked again.
+        output), as they are encoded without being checked again. With ``make`` and ``rng``
+        (and ``optimize``), the best ``n_starts`` of them are polished by local search and
+        the best configuration seen anywhere is returned.
         """
         if not configs:
             return None
-        x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
-        fresh = np.array([config_key(row) not in support.taken for row in x])
-        if not fresh.any():
+        scores = self.fresh_scores(configs, space, support)
+        if not np.isfinite(scores).any():
             return None
-        scores = np.where(fresh, self.scores(x, support), -np.inf)
+        if self.optimize and make is not None and rng is not None and self.predictor is not None:
+            order = np.argsort(-scores, kind="stable")[:self.n_starts]
+            starts = [configs[i] for i in order if np.isfinite(scores[i])]
+            found, found_scores = local_search(
+                starts, scores[order[:len(starts)]],
+                lambda batch: self.fresh_scores(batch, space, support), space.flatten,
+                lambda flat: make.complete(flat, rng), space.distributions(), rng)
+            configs = [*configs, *found]
+            scores = np.concatenate([scores, found_scores])
         return configs[int(np.argmax(scores))]

@@ -43,6 +43,8 @@ __all__ = ["MetaSampler"]
 _logger = optuna.logging.get_logger(__name__)
 
 SURROGATE_KINDS = ("surrogate", "rgpe")
+FRESH_ROUNDS = 4
+"""Extra rounds of uniform candidates when all of a proposal's candidates were taken."""
 
 
 def default_fallback(seed: int | None) -> BaseSampler:
@@ -106,6 +108,10 @@ class MetaSampler(BaseSampler):
         use_surrogate: use the transfer surrogate.
         surrogate_kind: ``surrogate`` (FSBO) or ``rgpe``; None takes the first the model has.
         beta: piBO's prior strength.
+        use_target_gp: blend the FSBO surrogate with a GP fitted on the study's own trials,
+            weighted by how well each ranks them (see :class:`TargetBlend`); RGPE holds such
+            a target GP already.
+        optimize_acquisition: polish the best candidates by local search before proposing.
     """
 
     def __init__(
@@ -122,6 +128,8 @@ class MetaSampler(BaseSampler):
         use_surrogate: bool = True,
         surrogate_kind: str | None = None,
         beta: float = 10.0,
+        use_target_gp: bool = True,
+        optimize_acquisition: bool = True,
     ) -> None:
         if surrogate_kind is not None and surrogate_kind not in SURROGATE_KINDS:
             raise ValueError(f"surrogate_kind must be one of {SURROGATE_KINDS} or None, "
@@ -141,6 +149,12 @@ class MetaSampler(BaseSampler):
         self._portfolio = model.get("portfolio") if model and use_portfolio else None
         self._prior = model.get("prior") if model and use_prior else None
         self._surrogate = self._pick_surrogate(surrogate_kind) if use_surrogate else None
+        if use_target_gp and model is not None and self._surrogate is model.get("surrogate") \
+                and self._surrogate is not None:
+            from metasearch.metamodel.surrogates import TargetBlend
+
+            self._surrogate = TargetBlend(self._surrogate, model.space.encoding_length)
+        self._optimize = optimize_acquisition
         self._dists = model.space.distributions() if model is not None else {}
         self._beta = beta
         self._lock = threading.RLock()
@@ -424,10 +438,18 @@ class MetaSampler(BaseSampler):
         if self._surrogate is None and self._prior is None:
             return None
         context = self._context(support)
-        pool = self._candidate_pool(space, Candidates(space, fixed), support, context, rng)
+        make = Candidates(space, fixed)
+        pool = self._candidate_pool(space, make, support, context, rng)
         predictor = self._adapt(context)
         prior = self._prior if predictor is not None else None
-        return Acquisition(predictor, prior, context, self._beta).best(pool, space, support)
+        acquisition = Acquisition(predictor, prior, context, self._beta, self._optimize)
+        found = acquisition.best(pool, space, support, make, rng)
+        for _ in range(FRESH_ROUNDS):  # every candidate taken: a small space nearly covered
+            if found is not None:
+                break
+            more = make.draw([space.sample(rng) for _ in range(self._n_candidates)], rng)
+            found = acquisition.best(more, space, support, make, rng)
+        return found
 
     def _adapt(self, context: TaskContext) -> Any | None:
         """The surrogate adapted to the support set; None (prior only) when it cannot adapt."""

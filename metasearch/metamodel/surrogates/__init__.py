@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from metasearch.metamodel.surrogates._fsbo import FSBOConfig, FSBOPredictor, FSBOSurrogate
     from metasearch.metamodel.surrogates._rgpe import RGPEPredictor, RGPESurrogate
+    from metasearch.metamodel.surrogates._target import TargetBlend
 
 _HOMES = {
     "FSBOConfig": "_fsbo",
@@ -37,6 +38,7 @@ _HOMES = {
     "Predictor": "_common",
     "RGPEPredictor": "_rgpe",
     "RGPESurrogate": "_rgpe",
+    "TargetBlend": "_target",
     "quantile_normalize": "_common",
     "support_spearman": "_common",
 }
@@ -48,6 +50,7 @@ __all__ = [
     "Predictor",
     "RGPEPredictor",
     "RGPESurrogate",
+    "TargetBlend",
     "quantile_normalize",
     "support_spearman",
 ]

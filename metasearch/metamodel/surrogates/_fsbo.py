@@ -59,6 +59,7 @@ class FSBOPredictor:
     def __init__(self, module: DeepKernelGP, x: np.ndarray, y: np.ndarray, device: str) -> None:
         self._module, self._device = module, device
         self._dim = module.dim
+        self._y = np.asarray(y, dtype=np.float64)
         with torch.no_grad():
             self._state = module.condition(self._tensor(x), self._tensor(y)) if len(y) else None
 
@@ -71,6 +72,22 @@ class FSBOPredictor:
         with torch.no_grad(), _one_thread(self._device):
             mean, std = self._module.predict(queries, self._state)
         return mean.detach().cpu().numpy(), std.detach().cpu().numpy()
+
+    def loo(self) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out predictive means and variances of the support targets (closed form).
+
+        ``mu_-i = y_i - alpha_i / [K^-1]_ii`` and ``var_-i = 1 / [K^-1]_ii`` with ``K`` the
+        noisy kernel of the support features (Rasmussen & Williams, eq. 5.12): how well the
+        adapted model predicts each of the task's trials without having seen it, which is what
+        :class:`~metasearch.metamodel.surrogates._target.TargetBlend` weighs it by.
+        """
+        if self._state is None:
+            return np.zeros(0), np.zeros(0)
+        _, chol, alpha = self._state
+        with torch.no_grad():
+            inverse_diag = torch.diagonal(torch.cholesky_inverse(chol))
+            mean = self._y - (alpha.squeeze(-1) / inverse_diag).cpu().numpy()
+        return mean, (1.0 / inverse_diag).cpu().numpy()
 
 
 class _Conditioned:

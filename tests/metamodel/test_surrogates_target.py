@@ -1,0 +1,111 @@
+"""The target-only GP and its blend with a meta-learned surrogate (``surrogates._target``).
+
+The leave-one-out formulas are checked against refitting without each point, the ARD GP
+against a response that depends on one column, and the ranking weights against a surrogate
+that ranks the task's trials backwards (the task's own GP must take over) or exactly (the
+surrogate must keep its weight).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from metasearch.metamodel import TaskContext
+from metasearch.metamodel.surrogates import FSBOConfig, FSBOSurrogate, TargetBlend
+from metasearch.metamodel.surrogates._target import ArdGP, loo_rank_weights
+
+
+def _data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    return x, np.sin(6.0 * x[:, 0]) + 0.05 * rng.standard_normal(n)
+
+
+def test_ard_gp_learns_which_column_matters() -> None:
+    x, y = _data(40, 4)
+    gp = ArdGP(x, y)
+    lengthscales = np.exp(gp.log_theta[:4])
+    assert lengthscales[0] < 0.3 * lengthscales[1:].min()
+    test_x, test_y = _data(200, 4, seed=1)
+    mean, _ = gp.predict(test_x)
+    assert np.corrcoef(mean, test_y)[0, 1] > 0.95
+
+
+def test_ard_gp_leave_one_out_matches_conditioning_without_the_point() -> None:
+    x, y = _data(12, 3)
+    gp = ArdGP(x, y)
+    loo_mean, loo_var = gp.loo()
+    std_y = (y - y.mean()) / y.std()
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        k = gp._kernel(np.square(x[keep][:, None] - x[keep][None])) \
+            + gp._noise * np.eye(len(y) - 1)
+        cross = gp._kernel(np.square(x[i][None, None] - x[keep][None]))[0]
+        mean = cross @ np.linalg.solve(k, std_y[keep])
+        var = gp._signal + gp._noise - cross @ np.linalg.solve(k, cross)
+        assert loo_mean[i] == pytest.approx(y.mean() + y.std() * mean, rel=1e-6, abs=1e-8)
+        assert loo_var[i] == pytest.approx(y.var() * var, rel=1e-6)
+
+
+def test_fsbo_leave_one_out_matches_conditioning_without_the_point() -> None:
+    surrogate = FSBOSurrogate(FSBOConfig(hidden=(16,), features=8)).initialize(3)
+    x, y = _data(8, 3)
+    predictor = surrogate.adapt(TaskContext(x=x, scores=y), steps=0)
+    targets = predictor._y
+    loo_mean, loo_var = predictor.loo()
+    module = surrogate.module
+    assert module is not None
+    noise = float(module.scales()[2].detach())
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        with torch.no_grad():
+            state = module.condition(torch.as_tensor(x[keep]), torch.as_tensor(targets[keep]))
+            mean, std = module.predict(torch.as_tensor(x[i:i + 1]), state)
+        assert loo_mean[i] == pytest.approx(float(mean[0]), rel=1e-5, abs=1e-6)
+        assert loo_var[i] == pytest.approx(float(std[0]) ** 2 + noise, rel=1e-4)
+
+
+class _Fixed:
+    """A surrogate whose predictions and leave-one-out means are a given function of x."""
+
+    def __init__(self, sign: float) -> None:
+        self.sign = sign
+
+    def adapt(self, context: TaskContext) -> _Fixed:
+        self._x = np.asarray(context.x)
+        return self
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.sign * np.sin(6.0 * x[:, 0]), np.full(len(x), 0.05)
+
+    def loo(self) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = self.predict(self._x)
+        return mean, std ** 2
+
+
+@pytest.mark.parametrize(("sign", "surrogate_wins"), [(-1.0, False), (1.0, True)])
+def test_blend_weights_follow_who_ranks_the_task_s_trials(sign: float,
+                                                         surrogate_wins: bool) -> None:
+    x, y = _data(30, 3)
+    predictor = TargetBlend(_Fixed(sign), 3).adapt(TaskContext(x=x, scores=y))
+    surrogate_weight = predictor.weights[0]
+    assert (surrogate_weight > 0.6) == surrogate_wins
+    assert predictor.weights.sum() == pytest.approx(1.0)
+    mean, std = predictor.predict(x)
+    assert np.corrcoef(mean, y)[0, 1] > 0.9 and (std > 0).all()
+
+
+def test_with_too_few_trials_the_surrogate_alone_predicts() -> None:
+    x, y = _data(2, 3)
+    predictor = TargetBlend(_Fixed(1.0), 3).adapt(TaskContext(x=x, scores=y))
+    assert predictor.target is None and predictor.weights.tolist() == [1.0, 0.0]
+
+
+def test_rank_weights_prefer_the_model_that_orders_the_data() -> None:
+    y = np.arange(10.0)
+    good = (y + 0.1, np.full(10, 0.01))
+    bad = (-y, np.full(10, 0.01))
+    weights = loo_rank_weights([bad, good], y)
+    assert weights.tolist() == [0.0, 1.0]

@@ -1,0 +1,188 @@
+"""The acquisition's numerics: log EI exact and monotone; local search finds a known maximum."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import Any
+
+import mpmath
+import numpy as np
+import optuna
+import pytest
+
+from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
+from metasearch.metamodel._data import TaskHistory
+from metasearch.samplers._acq_optimizer import local_search, neighbours
+from metasearch.samplers._meta_acquisition import (
+    Acquisition,
+    Candidates,
+    log_expected_improvement,
+    log_h,
+)
+from metasearch.samplers._meta_sampler import MetaSampler
+from metasearch.samplers._meta_support import Support, config_key
+from metasearch.spaces import Categorical, Float, Int, SearchSpace
+
+
+def _exact_log_h(z: float) -> float:
+    """``log(z Phi(z) + phi(z))`` in 80-digit arithmetic."""
+    with mpmath.workdps(80):
+        zz = mpmath.mpf(z)
+        return float(mpmath.log(zz * mpmath.ncdf(zz) + mpmath.npdf(zz)))
+
+
+def test_log_h_is_strictly_increasing_over_minus_40_to_5() -> None:
+    z = np.linspace(-40.0, 5.0, 450_001)
+    values = log_h(z)
+    assert np.isfinite(values).all()
+    assert (np.diff(values) > 0).all()
+
+
+@pytest.mark.parametrize("z", [-40.0, -25.0, -12.5, -6.0, -5.99, -3.0, -1.0 - 1e-9, -1.0,
+                               -0.5, 0.0, 1.5, 5.0])
+def test_log_h_matches_the_exact_value(z: float) -> None:
+    assert log_h(np.array([z]))[0] == pytest.approx(_exact_log_h(z), rel=1e-12, abs=1e-12)
+
+
+def test_log_ei_is_log_of_the_closed_form_where_that_is_computable() -> None:
+    from scipy.stats import norm
+
+    mean = np.array([-0.3, 0.1, 0.5, 0.0])
+    std = np.array([0.2, 0.05, 1.0, 0.3])
+    best = 0.2
+    z = (mean - best) / std
+    direct = std * (z * norm.cdf(z) + norm.pdf(z))
+    assert np.allclose(log_expected_improvement(mean, std, best), np.log(direct), rtol=1e-12)
+
+
+def test_the_issue_s_counterexample_is_ordered() -> None:
+    assert log_h(np.array([-5.99]))[0] > log_h(np.array([-6.0]))[0]
+
+
+# -- local search ------------------------------------------------------------------------------
+
+SPACE = SearchSpace(params=(
+    Float("a", 0.0, 1.0),
+    Float("b", 1e-4, 1.0, log=True),
+    Int("c", 1, 64),
+    Categorical("d", ("x", "y", "z", "w")),
+))
+PEAK = {"a": 0.3, "b": 1e-2, "c": 40, "d": "z"}
+
+
+def _surface(configs: list[dict[str, Any]]) -> np.ndarray:
+    """A known acquisition: a smooth bump at PEAK plus a bonus for d = z (maximum at PEAK)."""
+    x = SPACE.encode_many(configs)
+    peak = SPACE.encode(PEAK)
+    numeric = [0, 1, 2]  # a, b, c encode first, in [0, 1]
+    bonus = np.array([0.5 if c["d"] == "z" else 0.0 for c in configs])
+    return -((x[:, numeric] - peak[numeric]) ** 2).sum(1) * 10.0 + bonus
+
+
+def _climb(starts: list[dict[str, Any]], taken: set[tuple[float, ...]] | None = None
+           ) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    make = Candidates(SPACE, {})
+    keys = taken or set()
+
+    def score(batch: list[dict[str, Any]]) -> np.ndarray:
+        values = _surface(batch)
+        fresh = [config_key(SPACE.encode(c)) not in keys for c in batch]
+        return np.where(fresh, values, -np.inf)
+
+    found, found_scores = local_search(starts, score(starts), score, SPACE.flatten,
+                                       lambda flat: make.complete(flat, rng),
+                                       SPACE.distributions(), rng)
+    return found[int(np.argmax(found_scores))]
+
+
+def test_local_search_finds_the_maximum_of_a_known_surface() -> None:
+    rng = np.random.default_rng(1)
+    starts = [SPACE.sample(rng) for _ in range(5)]
+    best = _climb(starts)
+    assert best["d"] == "z"
+    assert best["a"] == pytest.approx(0.3, abs=0.01)
+    assert math.log(best["b"]) == pytest.approx(math.log(1e-2), abs=0.1)
+    assert abs(best["c"] - 40) <= 1
+    assert _surface([best])[0] > max(_surface(starts)) + 0.1
+
+
+def test_local_search_never_returns_a_taken_configuration() -> None:
+    rng = np.random.default_rng(2)
+    starts = [SPACE.sample(rng) for _ in range(3)]
+    free = _climb(starts)
+    taken = {config_key(SPACE.encode(free))}
+    second = _climb(starts, taken)
+    assert config_key(SPACE.encode(second)) not in taken
+
+
+def test_neighbours_move_one_parameter_each() -> None:
+    flat = SPACE.flatten(PEAK)
+    moves = neighbours(flat, SPACE.distributions(), 0.1, np.random.default_rng(0))
+    assert len(moves) == 2 + 2 + 2 + 3
+    for move in moves:
+        assert sum(move[k] != flat[k] for k in flat) == 1
+
+
+class _KnownSurface:
+    """A predictor whose mean is the known surface and whose std is constant."""
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        peak = SPACE.encode(PEAK)
+        bonus = 0.5 * x[:, 3 + ("x", "y", "z", "w").index("z")]
+        return -((x[:, :3] - peak[:3]) ** 2).sum(1) * 10.0 + bonus, np.full(len(x), 0.1)
+
+
+def test_optimised_acquisition_beats_the_best_random_candidate() -> None:
+    rng = np.random.default_rng(3)
+    pool = [SPACE.sample(rng) for _ in range(64)]
+    seen = [SPACE.sample(rng) for _ in range(4)]
+    x = SPACE.encode_many(seen)
+    support = Support(x, _surface(seen), {config_key(r) for r in x})
+    context = TaskContext(x=x, scores=support.scores)
+    make = Candidates(SPACE, {})
+    plain = Acquisition(_KnownSurface(), None, context, optimize=False).best(pool, SPACE, support)
+    tuned = Acquisition(_KnownSurface(), None, context).best(pool, SPACE, support, make, rng)
+    assert plain is not None and tuned is not None
+    assert _surface([tuned])[0] > _surface([plain])[0]
+    assert _surface([tuned])[0] > -0.01 + 0.5
+
+
+
+# -- no repeats on a finite space ----------------------------------------------------------------
+
+FINITE = SearchSpace(params=(
+    Categorical("opt", ("sgd", "adam", "rmsprop", "lamb")),
+    Categorical("act", ("relu", "gelu", "tanh")),
+    Categorical("norm", (True, False)),
+))
+
+
+def _finite_value(config: dict[str, Any], shift: float) -> float:
+    return (("sgd", "adam", "rmsprop", "lamb").index(config["opt"]) * (1.0 + shift)
+            + ("relu", "gelu", "tanh").index(config["act"]) * 0.5 + 0.3 * config["norm"])
+
+
+@cache
+def _finite_model() -> MetaModel:
+    """Portfolio, prior and FSBO on 6 tasks that each tried all 24 configurations."""
+    configs = [FINITE.validate({"opt": o, "act": a, "norm": n})
+               for o in ("sgd", "adam", "rmsprop", "lamb") for a in ("relu", "gelu", "tanh")
+               for n in (True, False)]
+    x = FINITE.encode_many(configs)
+    tasks = {}
+    for t in range(6):
+        scores = np.array([_finite_value(c, 0.2 * t) for c in configs])
+        tasks[f"t{t}"] = TaskHistory(f"t{t}", {}, tuple(configs), x, scores, scores[:, None])
+    data = MetaDataset("finite", FINITE, "maximize", 1, tasks)
+    split = TaskSplit(train=tuple(f"t{t}" for t in range(5)), validation=("t5",))
+    return MetaModel.train(data, split, kinds=("portfolio", "prior", "surrogate"), seed=0)
+
+
+def test_a_finite_space_is_covered_without_a_repeat() -> None:
+    sampler = MetaSampler(_finite_model(), seed=0, n_candidates=16)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: _finite_value(FINITE.suggest(t), 0.5), n_trials=24)
+    keys = [config_key(FINITE.encode(FINITE.unflatten(t.params))) for t in study.trials]
+    assert len(set(keys)) == 24
