@@ -77,7 +77,8 @@ def compare(
     methods: str | None = typer.Option(None, "--methods", help="Comma-separated (default "
                                        "all): metasearch, no-warmstart, no-prior, "
                                        "no-surrogate, rgpe-surrogate, no-pruner, no-features, "
-                                       "random, tpe, gp, cmaes, ws-cmaes, ws-tpe."),
+                                       "no-target-gp, random-acq, random, tpe, gp, cmaes, "
+                                       "ws-cmaes, ws-tpe."),
     seeds: int = typer.Option(10, "--seeds", help="Seeds per (task, method)."),
     budget: int = typer.Option(50, "--budget", help="Trials per run."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),

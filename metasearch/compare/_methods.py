@@ -55,6 +55,10 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("no-pruner", "ablation", "metasearch without MetaPruner", True),
     MethodSpec("no-features", "ablation", "metasearch without the task's meta-features "
                "(uniform warm start and prior; trials still weigh past tasks)", True),
+    MethodSpec("no-target-gp", "ablation", "metasearch without the target-only GP blended "
+               "into the FSBO surrogate (the meta-learned surrogate alone)", True),
+    MethodSpec("random-acq", "ablation", "metasearch taking the best of the random "
+               "candidates, without local search of the acquisition", True),
     MethodSpec("random", "cold-start", "Optuna RandomSampler", False),
     MethodSpec("tpe", "cold-start", "Optuna TPESampler (multivariate, grouped)", False),
     MethodSpec("gp", "cold-start", "Optuna GPSampler", False),
@@ -207,6 +211,8 @@ def build_method(name: str, *, model: Any | None, space: Any, max_budget: int,
             "no-surrogate": {"use_surrogate": False},
             "rgpe-surrogate": {"surrogate_kind": "rgpe"},
             "no-features": {"task_features": None},
+            "no-target-gp": {"use_target_gp": False},
+            "random-acq": {"optimize_acquisition": False},
         }
         options = {"task_features": task_features, **switches.get(name, {})}
         if name == "rgpe-surrogate" and model.get("rgpe") is None:

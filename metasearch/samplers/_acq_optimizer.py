@@ -37,7 +37,7 @@ START_STEP = 0.1
 """A climb's first step on each numeric parameter's unit (log) scale."""
 MIN_STEP = 1.0 / 256.0
 """A climb stops when its step falls below this (about 8 bits of the unit interval)."""
-MAX_ROUNDS = 12
+MAX_ROUNDS = 10
 """Rounds of moves per climb at most."""
 MAX_ALTERNATIVES = 6
 """Other choices tried per categorical parameter and round (drawn when there are more)."""

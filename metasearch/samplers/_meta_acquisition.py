@@ -102,9 +102,14 @@ class Candidates:
     fixed: Mapping[str, Any]
 
     def complete(self, flat: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        """A configuration from flat values: fixed ones imposed, missing active ones drawn."""
+        """A configuration from flat values: fixed ones imposed, missing active ones drawn.
+
+        Only the parameters ``flat`` and the fixed ones lack are drawn (a local move changes
+        one parameter of a whole configuration, so usually none is).
+        """
         dists = self.space.distributions()
-        merged = {**uniform_flat(dists, rng), **flat, **self.fixed}
+        missing = {n: d for n, d in dists.items() if n not in flat and n not in self.fixed}
+        merged = {**uniform_flat(missing, rng), **flat, **self.fixed}
         return self.space.unflatten(merged)
 
     def local(self, centre: Mapping[str, Any], n: int, rng: np.random.Generator
@@ -176,7 +181,7 @@ class Acquisition:
     context: TaskContext
     beta: float = 10.0
     optimize: bool = True
-    n_starts: int = 5
+    n_starts: int = 4
     _incumbent: float | None = field(default=None, init=False, repr=False)
 
     def _best_mean(self) -> float | None:
