@@ -37,6 +37,10 @@ __all__ = ["ArdGP", "BlendPredictor", "TargetBlend", "loo_rank_weights"]
 
 MIN_TARGET_TRIALS = 3
 """Support trials below which the target GP is not fitted (the surrogate alone predicts)."""
+TARGET_CAP = 100
+"""Support trials the target GP is fitted on at most (evenly spaced in rank, best included):
+fitting ARD hyperparameters costs ``O(n^3)`` per step, and a study of 1,000 trials must not
+make each suggestion cost seconds."""
 _SQRT5 = math.sqrt(5.0)
 _LOG_SIGNAL = (math.log(0.05), math.log(20.0))
 _LOG_NOISE = (math.log(1e-6), math.log(1.0))
@@ -155,6 +159,14 @@ def loo_rank_weights(loos: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray,
     return np.bincount(winners, minlength=len(loos)) / n_samples
 
 
+def _even_in_rank(y: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` indices of ``y``, evenly spaced in rank with the best kept; all if fewer."""
+    if len(y) <= cap:
+        return np.arange(len(y))
+    order = np.argsort(-y, kind="stable")
+    return np.sort(order[np.unique(np.round(np.linspace(0, len(y) - 1, cap)).astype(int))])
+
+
 class BlendPredictor:
     """The mixture of a surrogate's and the target GP's posteriors with fixed weights.
 
@@ -204,7 +216,9 @@ class TargetBlend:
         x, y = check_context(context, self.dim)
         if len(y) < MIN_TARGET_TRIALS or np.ptp(y) == 0 or not hasattr(predictor, "loo"):
             return BlendPredictor(predictor, None, np.array([1.0, 0.0]), self.dim)
+        rows = _even_in_rank(y, TARGET_CAP)
         with single_blas_thread():
-            target = ArdGP(x, y)
-            weights = loo_rank_weights([predictor.loo(), target.loo()], y, self.n_samples)
+            target = ArdGP(x[rows], y[rows])
+            surrogate_loo = tuple(v[rows] for v in predictor.loo())
+            weights = loo_rank_weights([surrogate_loo, target.loo()], y[rows], self.n_samples)
         return BlendPredictor(predictor, target, weights, self.dim)
