@@ -80,7 +80,11 @@ class MetaSampler(BaseSampler):
     Grabocka, "Few-shot Bayesian optimization with deep kernel surrogates", ICLR 2021) or RGPE
     (Feurer, Letham & Bakshy, 2018), multiplied by the prior density raised to ``beta / n``
     (piBO: Hvarfner et al., "piBO: augmenting acquisition functions with user beliefs for
-    Bayesian optimization", ICLR 2022), so the prior's pull fades as trials accumulate.
+    Bayesian optimization", ICLR 2022), so the prior's pull fades as trials accumulate. FSBO
+    is blended with a GP fitted on the study's own trials, each weighted by how well it ranks
+    them out of sample, so the task's evidence takes over as it grows; the best candidates are
+    polished by local search of the acquisition; a configuration already tried, queued or
+    running is never proposed while a fresh one can be found.
 
     Parameters outside the model's space (define-by-run) and every parameter when there is no
     model go to ``fallback`` (multivariate TPE by default), which makes a sampler with no model
