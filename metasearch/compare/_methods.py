@@ -55,9 +55,9 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("no-pruner", "ablation", "metasearch without MetaPruner", True),
     MethodSpec("no-features", "ablation", "metasearch without the task's meta-features "
                "(uniform warm start and prior; trials still weigh past tasks)", True),
-    MethodSpec("no-target-gp", "ablation", "metasearch without the target-only GP blended "
+    MethodSpec("no-target-gp", "ablation", "no-pruner without the target-only GP blended "
                "into the FSBO surrogate (the meta-learned surrogate alone)", True),
-    MethodSpec("random-acq", "ablation", "metasearch taking the best of the random "
+    MethodSpec("random-acq", "ablation", "no-pruner taking the best of the random "
                "candidates, without local search of the acquisition", True),
     MethodSpec("random", "cold-start", "Optuna RandomSampler", False),
     MethodSpec("tpe", "cold-start", "Optuna TPESampler (multivariate, grouped)", False),
@@ -69,6 +69,11 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("ws-tpe", "warm-start", "the 5 best configurations of the most similar "
                "training task enqueued, then TPE", True),
 )}
+
+
+SAMPLER_ONLY = ("no-pruner", "no-target-gp", "random-acq")
+"""Methods without MetaPruner: the sampler's own ablations are measured against ``no-pruner``,
+since a pruner that stops most trials early hides what the sampler proposes."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +226,7 @@ def build_method(name: str, *, model: Any | None, space: Any, max_budget: int,
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = MetaSampler(model, seed=seed, **options)
         pruner = None
-        if name != "no-pruner" and max_budget > 1 and model.get("curves") is not None:
+        if name not in SAMPLER_ONLY and max_budget > 1 and model.get("curves") is not None:
             pruner = MetaPruner(model, task_features=options["task_features"])
         return sampler, pruner, []
     if name in ("random", "tpe", "gp", "cmaes"):
