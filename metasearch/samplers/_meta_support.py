@@ -149,19 +149,48 @@ class SupportCache:
             return None
 
 
+def _last_reported(trial: FrozenTrial, sign: float) -> float | None:
+    """The oriented value a trial reported at its last step, or None (none, or not finite)."""
+    if not trial.intermediate_values:
+        return None
+    value = float(trial.intermediate_values[max(trial.intermediate_values)])
+    return sign * value if math.isfinite(value) else None
+
+
+def _reports_in_final_units(pairs: Sequence[tuple[float, float]]) -> bool:
+    """Whether completed trials' last reports are their final values (same units and scale).
+
+    ``pairs`` are (last reported, final) of completed trials. A study may report a loss and
+    return an accuracy; only where the two agree (median gap within a tenth of the finals'
+    spread, over at least two trials) is a pruned trial's last report a usable observation.
+    """
+    if len(pairs) < 2:
+        return False
+    last, final = np.asarray(pairs, dtype=np.float64).T
+    spread = float(np.ptp(final)) or max(abs(float(np.median(final))), 1.0)
+    return float(np.median(np.abs(last - final))) <= 0.1 * spread
+
+
 def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[FrozenTrial],
                  current: int, cache: dict[int, _Encoded] | None = None) -> Support:
     """The support set and taken configurations of ``trials`` (trial ``current`` excluded).
 
-    Pruned trials are skipped as support (their final value is unknown) but still count as
-    taken; trials whose parameters are not a configuration of ``space`` are ignored.
-    ``cache`` (:attr:`StorageCache.trials`) keeps finished trials' encodings between calls.
+    A pruned trial is support too where the study's completed trials show that their last
+    report is their final value (:func:`_reports_in_final_units`): its value is its last
+    report, capped at the best completed value (a pruned trial never looks better than the
+    incumbent, as Optuna's TPE ranks pruned trials below completed ones). Without it, a search
+    whose pruner stops most trials conditions on a handful of completed ones and proposes
+    again where the pruner keeps stopping it. Otherwise pruned trials only count as taken, as
+    do running ones; trials whose parameters are not a configuration of ``space`` are
+    ignored. ``cache`` (:attr:`StorageCache.trials`) keeps finished trials' encodings.
     """
     sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
     rows: list[np.ndarray] = []
     scores: list[float] = []
     taken: set[tuple[float, ...]] = set()
     best: tuple[float, dict[str, Any]] | None = None
+    pruned: list[tuple[np.ndarray, float]] = []
+    reports: list[tuple[float, float]] = []
     for trial in trials:
         if trial.number == current:
             continue
@@ -173,11 +202,19 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
         taken.update(entry.keys)
         score = _oriented(trial, sign)
         x = entry.x
+        last = _last_reported(trial, sign)
+        if x is not None and trial.state == TrialState.PRUNED and last is not None:
+            pruned.append((x, last))
+        if score is not None and math.isfinite(score) and last is not None:
+            reports.append((last, score))
         if x is not None and score is not None:
             rows.append(x)
             scores.append(score)
             if math.isfinite(score) and (best is None or score > best[0]):
                 best = (score, dict(trial.params))
+    if best is not None and pruned and _reports_in_final_units(reports):
+        rows += [x for x, _ in pruned]
+        scores += [min(last, best[0]) for _, last in pruned]
     width = space.encoding_length
     x_all = np.stack(rows) if rows else np.zeros((0, width))
     return Support(x_all, np.asarray(scores, dtype=np.float64), taken,

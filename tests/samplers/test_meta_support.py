@@ -1,0 +1,63 @@
+"""The support set MetaSampler conditions on: pruned trials count where their reports can."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from metasearch.samplers._meta_support import read_support
+from metasearch.spaces import Float, SearchSpace
+
+SPACE = SearchSpace(params=(Float("x", 0.0, 1.0),))
+DIST = {"x": FloatDistribution(0.0, 1.0)}
+
+
+def _trial(x: float, state: TrialState, curve: list[float], value: float | None = None
+           ) -> optuna.trial.FrozenTrial:
+    return create_trial(params={"x": x}, distributions=DIST, state=state, value=value,
+                        intermediate_values=dict(enumerate(curve)))
+
+
+def _study(direction: str, trials: list[optuna.trial.FrozenTrial]) -> optuna.Study:
+    study = optuna.create_study(direction=direction)
+    for trial in trials:
+        study.add_trial(trial)
+    return study
+
+
+def test_pruned_trials_join_the_support_at_their_last_report_capped_at_the_best() -> None:
+    study = _study("maximize", [
+        _trial(0.1, TrialState.COMPLETE, [0.2, 0.5], 0.5),
+        _trial(0.2, TrialState.COMPLETE, [0.3, 0.7], 0.7),
+        _trial(0.3, TrialState.PRUNED, [0.1, 0.3]),
+        _trial(0.4, TrialState.PRUNED, [0.9, 0.95]),  # reported above the best: capped at it
+        _trial(0.5, TrialState.RUNNING, [0.6]),
+    ])
+    support = read_support(SPACE, study, study.get_trials(), current=-1)
+    assert sorted(support.scores.tolist()) == [0.3, 0.5, 0.7, 0.7]
+    assert support.best_params == {"x": 0.2}  # the incumbent is a completed trial
+    assert len(support.taken) == 5  # pruned and running trials are taken all the same
+
+
+def test_minimize_studies_are_oriented_and_capped_the_same_way() -> None:
+    study = _study("minimize", [
+        _trial(0.1, TrialState.COMPLETE, [2.0, 1.0], 1.0),
+        _trial(0.2, TrialState.COMPLETE, [3.0, 2.0], 2.0),
+        _trial(0.3, TrialState.PRUNED, [5.0, 4.0]),
+    ])
+    support = read_support(SPACE, study, study.get_trials(), current=-1)
+    np.testing.assert_allclose(sorted(support.scores), [-4.0, -2.0, -1.0])
+
+
+def test_reports_in_other_units_keep_pruned_trials_out() -> None:
+    """A loss reported per epoch, an accuracy returned: the last report is no final value."""
+    study = _study("maximize", [
+        _trial(0.1, TrialState.COMPLETE, [2.5, 1.9], 0.61),
+        _trial(0.2, TrialState.COMPLETE, [2.4, 1.2], 0.83),
+        _trial(0.3, TrialState.PRUNED, [2.6, 2.2]),
+    ])
+    support = read_support(SPACE, study, study.get_trials(), current=-1)
+    assert sorted(support.scores.tolist()) == [0.61, 0.83]
+    assert len(support.taken) == 3
