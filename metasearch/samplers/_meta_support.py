@@ -123,11 +123,9 @@ class StorageCache:
             value and system attributes never change again and trial ids are unique within a
             storage, so an entry never goes stale; trials that other workers (threads or
             processes) finish are encoded on first sight.
-        search_spaces: Optuna's incremental intersection search space, one per study id.
     """
 
     trials: dict[int, _Encoded] = field(default_factory=dict)
-    search_spaces: dict[int, Any] = field(default_factory=dict)
 
 
 class SupportCache:
