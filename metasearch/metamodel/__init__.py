@@ -18,7 +18,7 @@ from metasearch.metamodel._features import (
 from metasearch.metamodel._in_warehouse import load_from_warehouse, save_to_warehouse
 from metasearch.metamodel._model import COMPONENT_KINDS, MetaModel, component_class
 from metasearch.metamodel._portfolio import Portfolio
-from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
+from metasearch.metamodel._prior import ConfigPrior
 from metasearch.metamodel._scaling import UnknownFeatureWarning
 from metasearch.metamodel._similarity import warn_unknown_features
 from metasearch.metamodel._source import load_dataset, warehouse_snapshot
@@ -33,7 +33,6 @@ __all__ = [
     "CurveModel",
     "EncodingLayout",
     "FitReport",
-    "MarginalPrior",
     "MetaDataset",
     "MetaFeatureScaler",
     "MetaModel",

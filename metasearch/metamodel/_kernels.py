@@ -1,7 +1,7 @@
 """The kernels of the learned priors: per-block Gaussian and keep-or-switch kernels on [0, 1].
 
-Shared by :class:`~metasearch.metamodel.ConfigPrior` (a joint kernel density over the encoded
-space) and :class:`~metasearch.metamodel.MarginalPrior` (per-parameter marginals).
+What :class:`~metasearch.metamodel.ConfigPrior` (a joint kernel density over the encoded space)
+is made of, with the fast paths it uses and the reference forms they are tested against.
 """
 
 from __future__ import annotations
@@ -60,34 +60,6 @@ def _block_log_kernel(block: Block, band: float, query: np.ndarray, centre: np.n
         logk = np.where(same, math.log(band), math.log((1.0 - band) / (m - 1)))
         logk = np.where(cact[None, :], logk, -math.log(m))
     return np.where(qact[:, None], logk, 0.0)
-
-
-def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
-    """``scipy.special.logsumexp(a, axis=1)`` of a real 2-D array: the same numbers, faster.
-
-    SciPy's own goes through its array-API layer, which costs several times the arithmetic
-    on the prior's ``(candidates, centres)`` matrices. This takes SciPy's (1.15+) steps one
-    for one, so each number rounds as there: the maximum split out of the sum (times its
-    multiplicity), ``log1p`` of the rest, and the direct ``log(sum(exp))`` where that is not
-    finite.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a_max = np.max(a, axis=1, keepdims=True)
-        is_max = a == a_max
-        m = np.sum(is_max.astype(a.dtype), axis=1, keepdims=True, dtype=a.dtype)
-        rest = np.exp(np.where(is_max, -np.inf, a) - a_max)
-        s = np.sum(rest, axis=1, keepdims=True, dtype=a.dtype)
-        s = np.where(s == 0, s, s / m)
-        sign = np.sign(s + 1) * np.sign(m)
-        s = np.where(s < -1, -s - 2, s)
-        out = np.log1p(s) + np.log(np.abs(m)) + a_max
-        out[sign < 0] = np.nan
-    finite = np.isfinite(out)
-    if finite.all():  # SciPy computes the direct sum always; rows are independent, so only
-        return out[:, 0]  # rows that need it need it
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        direct = np.log(np.sum(np.exp(a), axis=1, keepdims=True))
-    return np.where(finite, out, direct)[:, 0]
 
 
 def _centre_terms(block: Block, band: float, centre: np.ndarray) -> Any:

@@ -2,19 +2,18 @@
 
 A sampler draws candidates from the prior and weighs its acquisition function by it (πBO), so
 the first trials of a new task land where past tasks did well, while the uniform component
-keeps every valid configuration reachable. :class:`MarginalPrior` carries the per-parameter
-parts of such priors to another family whose space shares some parameters.
+keeps every valid configuration reachable.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import logsumexp, ndtri
 
 from metasearch.errors import MetasearchError
 from metasearch.metamodel._component import (
@@ -34,15 +33,13 @@ from metasearch.metamodel._kernels import (
     _check_encodings,
     _context_key,
     _keep_or_switch,
-    _logsumexp_rows,
     _normal_terms,
     _uniform_log_density,
 )
-from metasearch.metamodel._prior_transfer import MarginalPrior
 from metasearch.metamodel._similarity import TaskSimilarity
 from metasearch.spaces import SearchSpace
 
-__all__ = ["ConfigPrior", "MarginalPrior"]
+__all__ = ["ConfigPrior"]
 
 _WIDTHS = (0.02, 0.04, 0.07, 0.1, 0.15, 0.22, 0.33, 0.5)
 """Kernel widths (unit scale) tried for each numeric parameter."""
@@ -199,7 +196,7 @@ class ConfigPrior(Component):
 
     def _mixture(self, weighted_log_kernel: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Log of ``(1 - u) * sum_j w_j k_j(x) + u * uniform(x)`` per query row."""
-        kde = _logsumexp_rows(weighted_log_kernel)
+        kde = logsumexp(weighted_log_kernel, axis=1)
         return np.logaddexp(math.log1p(-self.uniform_weight) + kde,
                             math.log(self.uniform_weight) + uniform)
 
@@ -326,16 +323,6 @@ class ConfigPrior(Component):
                                        _keep_or_switch(index, len(choices), band, rng)]
         return layout.space.unflatten(flat)
 
-    @classmethod
-    def transfer(cls, target_space: SearchSpace,
-                 sources: Sequence[ConfigPrior | MetaDataset]) -> MarginalPrior:
-        """A prior for ``target_space`` from other families' priors (or data, fitted here).
-
-        See :class:`MarginalPrior` for which parameters are carried.
-        """
-        priors = [s if isinstance(s, ConfigPrior) else _fit_prior(s) for s in sources]
-        return MarginalPrior.from_priors(target_space, priors)
-
     # -- saving ------------------------------------------------------------------------------
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -365,12 +352,6 @@ class ConfigPrior(Component):
             raise MetasearchError(f"prior arrays (centres {prior.elite_x.shape}, "
                                   f"{len(prior.bands)} widths) do not fit this space")
         return prior
-
-
-def _fit_prior(data: MetaDataset) -> ConfigPrior:
-    prior = ConfigPrior()
-    prior.fit(data)
-    return prior
 
 
 def _grid(block: Block) -> list[float]:

@@ -1,17 +1,15 @@
-"""ConfigPrior and cross-family MarginalPrior: valid samples, where the good configurations are."""
+"""ConfigPrior: valid samples, where the good configurations are."""
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from scipy.special import ndtri
 from synthetic_data import evaluated_dataset
 
@@ -23,12 +21,11 @@ from metasearch.metamodel._kernels import (
     _add_kernel,
     _block_log_kernel,
     _centre_terms,
-    _logsumexp_rows,
     _normal_terms,
     _truncated_normal,
 )
-from metasearch.metamodel._prior import ConfigPrior, MarginalPrior
-from metasearch.spaces import Categorical, CellSpace, Float, Int, SearchSpace
+from metasearch.metamodel._prior import ConfigPrior
+from metasearch.spaces import Categorical, Float, SearchSpace
 
 FAMILY = get_family("synthetic")
 
@@ -205,90 +202,7 @@ def test_density_integrates_to_one_and_matches_samples() -> None:
     assert share_b > 0.6  # the best trials all chose "b"
 
 
-# -- cross-family transfer -------------------------------------------------------------------
-
-TARGET = SearchSpace(params=(
-    Float("lr", 1e-6, 1.0, log=True),  # wider than synthetic's [1e-5, 1]
-    Float("weight_decay", 1e-6, 1e-2, log=True),
-    Categorical("activation", ("relu", "tanh", "gelu")),
-    Float("width", 8.0, 512.0, log=True),  # synthetic's width is an Int: not matched
-    Int("depth", 1, 4),
-))
-
-
-def test_transfer_carries_only_parameters_shared_by_name_and_kind() -> None:
-    source = _fitted(0)
-    moved = ConfigPrior.transfer(TARGET, [source])
-    assert moved.shared == ["lr", "weight_decay"]
-    rng = np.random.default_rng(0)
-    samples = moved.sample(3000, rng)
-    for config in samples[:200]:
-        assert TARGET.validate(config) == config
-    # Where synthetic's best trials put the learning rate, in the target's unit scale.
-    best = source.elite_x[:, 0]  # synthetic's lr column (unit scale of [1e-5, 1])
-    best_log10 = -5.0 + 5.0 * best
-    sampled_log10 = np.log10([float(c["lr"]) for c in samples])
-    assert abs(np.median(sampled_log10) - np.median(best_log10)) < 0.3  # decades
-    target_unit = (sampled_log10 + 6.0) / 6.0
-    assert target_unit.std() < 0.8 * (1 / math.sqrt(12))  # concentrated, not uniform
-    # Not shared: uniform (chi-square and KS at a fixed seed).
-    counts = pd.Series([c["activation"] for c in samples]).value_counts().to_numpy()
-    assert stats.chisquare(counts).pvalue > 0.01
-    widths = np.log([float(c["width"]) for c in samples]) - math.log(8.0)
-    assert stats.kstest(widths / math.log(64.0), "uniform").pvalue > 0.01
-    good = TARGET.encode({"lr": 10 ** float(np.median(best_log10)), "weight_decay": 1e-4,
-                          "activation": "relu", "width": 64.0, "depth": 2})
-    far = good.copy()
-    far[0] = 0.0  # lr = 1e-6, where synthetic's best trials never were
-    density = moved.log_density(np.stack([good, far]))
-    assert np.isfinite(density).all() and density[0] > density[1] + 1.0
-
-
-def test_transfer_of_categories_and_cells_needs_overlap_and_equal_ops() -> None:
-    target = SearchSpace(
-        params=(Categorical("optimizer", ("adam", "adamw", "sgd")),),
-        cells=(CellSpace.nb201(),),
-    )
-    moved = ConfigPrior.transfer(target, [_fitted(0)])
-    assert moved.shared == ["optimizer", *target.cells[0].param_names]
-    probs = moved.marginals["optimizer"]["probs"]
-    assert probs.sum() == pytest.approx(1.0) and probs[1] == pytest.approx(0.25 / 3)
-    other_ops = SearchSpace(cells=(CellSpace(ops=("none", "skip_connect", "nor_conv_3x3")),))
-    assert ConfigPrior.transfer(other_ops, [_fitted(0)]).shared == []
-
-
-def test_marginal_prior_round_trip_and_fit() -> None:
-    moved = ConfigPrior.transfer(TARGET, [_fitted(0), _split(1)[0]])  # a prior and raw data
-    settings, arrays = moved.settings(), moved.arrays()
-    json.dumps(settings)
-    restored = MarginalPrior.restore(json.loads(json.dumps(settings)), arrays, TARGET)
-    x = TARGET.encode_many([TARGET.sample(np.random.default_rng(i)) for i in range(20)])
-    np.testing.assert_array_equal(restored.log_density(x), moved.log_density(x))
-    assert restored.sample(10, np.random.default_rng(3)) == \
-        moved.sample(10, np.random.default_rng(3))
-    own = MarginalPrior()
-    assert own.fit(_split(0)[0]).train["shared_params"] == len(own.layout.blocks)
-    with pytest.raises(MetasearchError, match="'lr' is not in this space"):
-        MarginalPrior.restore(settings, arrays, SearchSpace(params=(Float("x", 0.0, 1.0),)))
-
-
 # -- the fast paths give the reference numbers bit for bit ---------------------------------
-
-
-def test_logsumexp_rows_equals_scipys() -> None:
-    from scipy.special import logsumexp
-
-    rng = np.random.default_rng(0)
-    for case in range(60):
-        a = rng.normal(size=(int(rng.integers(1, 20)), int(rng.integers(1, 50))))
-        a *= (1.0, 40.0, 900.0)[case % 3]
-        if case % 4 == 0:
-            a[rng.random(a.shape) < 0.3] = -np.inf
-        if case % 5 == 0:
-            a[0] = -np.inf  # a row with nothing in it
-        if case % 7 == 0:
-            a = np.round(a)  # tied maxima
-        np.testing.assert_array_equal(_logsumexp_rows(a), logsumexp(a, axis=1))
 
 
 def test_accumulated_kernels_equal_the_block_kernels() -> None:
