@@ -260,7 +260,7 @@ class ImageTask(Task):
         """Configurations that build the same network (the same live edges; dead ones do not
         count) and draw the same batches stack."""
         cell = self.family.cell_space.parse(config["cell"])
-        edges = tuple(live_edges(cell))
+        edges = tuple(cell.live_edges())
         return edges, config["channels"], config["batch_size"], config["optimizer"]
 
     def _train_batch(
@@ -294,35 +294,16 @@ def _settings(config: dict[str, Any], budget: int) -> Any:
 # -- the network ------------------------------------------------------------------------------
 
 
-def live_edges(cell: Cell) -> list[tuple[int, int, str]]:
-    """The edges ``(i, j, op)`` of ``cell`` that can change its output, ordered by ``j``.
-
-    An edge is live when its op is not ``none``, its input node is reached from node 0 and its
-    output node reaches the last node, both through edges that are not ``none``. (An op on a
-    node that nothing reaches sees zeros; NAS-Bench-201 would still build it, and a conv's
-    batch norm would turn the zeros into a learned constant: pruning drops only that bias.)
-    """
-    n_nodes = cell.n_nodes
-    edges = [(i, j, cell.op(i, j)) for j in range(1, n_nodes) for i in range(j)]
-    edges = [(i, j, op) for i, j, op in edges if op != "none"]
-    reached = {0}
-    for i, j, _ in edges:  # ordered by j, so every input of j is settled before j is used
-        if i in reached:
-            reached.add(j)
-    reaching = {n_nodes - 1}
-    for i, j, _ in reversed(edges):
-        if j in reaching:
-            reaching.add(i)
-    return [(i, j, op) for i, j, op in edges if i in reached and j in reaching]
-
-
 def build_network(cell: Cell, channels: int, in_channels: int, n_classes: int) -> nn.Module:
     """The NAS-Bench-201 skeleton around ``cell`` (see the module docstring), ``channels`` wide
     in the first stage."""
     from torch import nn
 
     layers = _layers()
-    edges = live_edges(cell)
+    # Only the live edges: an op on a node that nothing reaches sees zeros; NAS-Bench-201 would
+    # still build it, and a conv's batch norm would turn the zeros into a learned constant, so
+    # pruning drops only that bias.
+    edges = cell.live_edges()
     modules: list[nn.Module] = [
         nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
         nn.BatchNorm2d(channels),

@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from metasearch.errors import MetasearchError
-from metasearch.spaces import Categorical, Float, Hyperparameter, Int, SearchSpace
+from metasearch.spaces import (
+    Categorical,
+    Float,
+    Hyperparameter,
+    Int,
+    SearchSpace,
+    unit_position,
+    unit_value,
+)
 
 __all__ = ["Block", "EncodingLayout", "from_unit", "to_unit"]
 
@@ -123,17 +131,11 @@ def _layout(space: SearchSpace) -> EncodingLayout:
 def to_unit(param: Hyperparameter | None, value: float) -> float:
     """Where ``value`` lies on a numeric hyperparameter's unit scale, unclipped (may be < 0).
 
-    Unlike ``param.encode``, a value outside the bounds is allowed: transfer across families
-    maps one family's values onto another family's range.
+    Unlike ``param.encode``, a value outside the bounds is allowed.
     """
     if not isinstance(param, (Float, Int)):
         raise MetasearchError(f"to_unit needs a numeric hyperparameter, got {param!r}")
-    if param.high == param.low:
-        return 0.5
-    if param.log:
-        span = math.log(param.high) - math.log(param.low)
-        return (math.log(max(value, 1e-300)) - math.log(param.low)) / span
-    return (value - param.low) / (param.high - param.low)
+    return unit_position(value, param.low, param.high, param.log)
 
 
 def from_unit(param: Hyperparameter | None, u: float) -> float | int:
@@ -143,12 +145,6 @@ def from_unit(param: Hyperparameter | None, u: float) -> float | int:
     """
     if not isinstance(param, (Float, Int)):
         raise MetasearchError(f"from_unit needs a numeric hyperparameter, got {param!r}")
-    u = min(1.0, max(0.0, u))
-    if param.log:
-        value = math.exp(math.log(param.low) + u * (math.log(param.high) - math.log(param.low)))
-    else:
-        value = param.low + u * (param.high - param.low)
     if isinstance(param, Int):
-        steps = round((value - param.low) / param.step)
-        return int(min(param.high, max(param.low, param.low + steps * param.step)))
-    return float(min(param.high, max(param.low, value)))
+        return int(unit_value(u, param.low, param.high, param.log, param.step))
+    return float(unit_value(u, param.low, param.high, param.log))

@@ -16,7 +16,6 @@ repeat. Each round scores all climbers' neighbours in one batch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from optuna.distributions import (
 )
 
 from metasearch.errors import MetasearchError
+from metasearch.spaces import unit_position, unit_value
 
 __all__ = ["from_unit", "local_search", "neighbours", "to_unit"]
 
@@ -44,21 +44,12 @@ MAX_ALTERNATIVES = 6
 
 def to_unit(dist: FloatDistribution | IntDistribution, value: float) -> float:
     """``value`` on its distribution's unit scale (log scale for a log distribution)."""
-    low, high, v = float(dist.low), float(dist.high), float(value)
-    if dist.log:
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return 0.5 if high == low else (v - low) / (high - low)
+    return unit_position(float(value), float(dist.low), float(dist.high), dist.log)
 
 
 def from_unit(dist: FloatDistribution | IntDistribution, u: float) -> float | int:
     """The value at ``u`` of the unit scale (clipped; on the step grid; an int for ints)."""
-    low, high = float(dist.low), float(dist.high)
-    u = min(1.0, max(0.0, u))
-    value = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if dist.log \
-        else low + u * (high - low)
-    if dist.step is not None:
-        value = low + round((value - low) / dist.step) * dist.step
-    value = min(high, max(low, value))
+    value = unit_value(u, float(dist.low), float(dist.high), dist.log, dist.step)
     return round(value) if isinstance(dist, IntDistribution) else float(value)
 
 

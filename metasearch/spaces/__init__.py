@@ -17,6 +17,7 @@ from metasearch.spaces._params import (
     hyperparameter_from_dict,
 )
 from metasearch.spaces._space import SearchSpace
+from metasearch.spaces._unit import unit_position, unit_value
 
 __all__ = [
     "NB201_OPS",
@@ -33,4 +34,6 @@ __all__ = [
     "read_configspace_json",
     "read_space_file",
     "space_from_configspace",
+    "unit_position",
+    "unit_value",
 ]

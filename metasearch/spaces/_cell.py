@@ -115,6 +115,16 @@ class Cell:
         """The op on edge ``i -> j``."""
         return self.ops[_edge_index(self.n_nodes, i, j)]
 
+    def live_edges(self) -> list[tuple[int, int, str]]:
+        """The edges ``(i, j, op)`` that can change the cell's output, ordered by ``j`` then ``i``.
+
+        An edge is live when its op is not ``none``, its input node is reached from node 0 and
+        its output node reaches the last node, both through edges that are not ``none`` (see
+        :func:`_live_ops`); a network built from the cell needs only these.
+        """
+        return [(i, j, op) for (i, j), op in zip(_edges(self.n_nodes), _live_ops(self),
+                                                 strict=True) if op != ZERO_OP]
+
     def to_nb201(self) -> str:
         """The NAS-Bench-201 string: node j's inputs ``op~i`` for i < j, nodes joined by '+'."""
         return _nb201_string(self.n_nodes, self.ops)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from metasearch.errors import SpaceError
+from metasearch.spaces._unit import unit_position, unit_value
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -110,17 +111,7 @@ class _Numeric(Hyperparameter):
 
     def _unit(self, value: float) -> float:
         """Map ``value`` to [0, 1] on the parameter's own scale."""
-        if self.high == self.low:
-            return 0.5
-        if self.log:
-            span = math.log(self.high) - math.log(self.low)
-            return (math.log(value) - math.log(self.low)) / span
-        return (value - self.low) / (self.high - self.low)
-
-    def _from_unit(self, u: float) -> float:
-        if self.log:
-            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
+        return unit_position(value, self.low, self.high, self.log)
 
     def _check_number(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
@@ -165,7 +156,7 @@ class Float(_Numeric):
         return self._check_number(value)
 
     def sample(self, rng: np.random.Generator) -> float:
-        return min(self.high, max(self.low, self._from_unit(float(rng.random()))))
+        return unit_value(float(rng.random()), self.low, self.high, self.log)
 
     def suggest(self, trial: optuna.Trial) -> float:
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
@@ -203,8 +194,7 @@ class Int(_Numeric):
 
     def sample(self, rng: np.random.Generator) -> int:
         if self.log:
-            value = round(self._from_unit(float(rng.random())))
-            return int(min(self.high, max(self.low, value)))
+            return round(unit_value(float(rng.random()), self.low, self.high, True))
         n_values = (self.high - self.low) // self.step + 1
         return int(self.low + self.step * int(rng.integers(n_values)))
 

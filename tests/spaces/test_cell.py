@@ -63,6 +63,21 @@ def test_to_nb201_puts_each_op_on_its_edge() -> None:
     assert SPACE.parse(expected) == cell
 
 
+def test_live_edges_keep_only_edges_from_the_input_to_the_output() -> None:
+    space = CellSpace.nb201()
+    # Node 1 is fed only by ``none``: its edges out are dead though their ops are not none.
+    unreached = space.parse("|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|"
+                            "+|none~0|skip_connect~1|skip_connect~2|")
+    assert unreached.live_edges() == [(0, 2, "nor_conv_3x3"), (2, 3, "skip_connect")]
+    # Nodes 1 and 2 never reach the output: only the skip from the input is live.
+    unused = space.parse("|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|"
+                         "+|skip_connect~0|none~1|none~2|")
+    assert unused.live_edges() == [(0, 3, "skip_connect")]
+    full = space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|"
+                       "+|avg_pool_3x3~0|skip_connect~1|nor_conv_3x3~2|")
+    assert full.live_edges() == [(i, j, full.op(i, j)) for j in range(1, 4) for i in range(j)]
+
+
 def test_parse_and_to_nb201_round_trip_random_cells() -> None:
     rng = np.random.default_rng(0)
     for _ in range(200):

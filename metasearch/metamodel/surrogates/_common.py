@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import rankdata, spearmanr
 
 from metasearch.errors import MetasearchError
 from metasearch.metamodel._component import TaskContext
@@ -98,11 +98,12 @@ def quantile_normalize(scores: np.ndarray) -> np.ndarray:
 
 
 def spearman(predicted: np.ndarray, truth: np.ndarray) -> float:
-    """Spearman rank correlation with tie-averaged ranks; 0 when either side is constant."""
-    a, b = rankdata(predicted), rankdata(truth)
-    a, b = a - a.mean(), b - b.mean()
-    norm = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / norm if norm > 0 else 0.0
+    """SciPy's Spearman rank correlation, 0 where it is undefined (either side constant)."""
+    a, b = np.asarray(predicted, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # SciPy would warn and return NaN
+        return 0.0
+    rho = float(spearmanr(a, b).statistic)
+    return rho if math.isfinite(rho) else 0.0
 
 
 def check_queries(x: np.ndarray, dim: int) -> np.ndarray:

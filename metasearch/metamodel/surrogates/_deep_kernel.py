@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812  (torch's own idiom)
 
+from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
+
 __all__ = ["DeepKernelGP", "inverse_softplus"]
 
 JITTER = 1e-6
@@ -88,8 +90,7 @@ class DeepKernelGP(nn.Module):
         d2 = ((a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2.0 * a @ b.T).clamp_min(0.0)
         if self.kernel == "rbf":
             return outputscale * torch.exp(-0.5 * d2)
-        u = math.sqrt(5.0) * torch.sqrt(d2 + 1e-12)
-        return outputscale * (1.0 + u + u * u / 3.0) * torch.exp(-u)
+        return outputscale * matern52(SQRT5 * torch.sqrt(d2 + 1e-12), torch.exp)
 
     def _cholesky(self, phi: torch.Tensor) -> torch.Tensor:
         _, _, noise = self.scales()

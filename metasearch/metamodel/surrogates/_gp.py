@@ -16,33 +16,26 @@ import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
 from scipy.optimize import minimize
 
-__all__ = ["GaussianProcess", "matern52"]
+from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
+
+__all__ = ["GaussianProcess"]
 
 LOG_BOUNDS = ((math.log(0.05), math.log(20.0)),   # lengthscale
               (math.log(1e-3), math.log(10.0)),   # signal variance
               (math.log(1e-4), math.log(1.0)))    # noise variance
 """Box for the log hyperparameters: wide enough for quantile targets on the scaled encoding."""
 
-_SQRT5 = math.sqrt(5.0)
-
-
 def _dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.sqrt(np.maximum(d2, 0.0))
-
-
-def matern52(dists: np.ndarray, lengthscale: float) -> np.ndarray:
-    """Unit-variance Matern-5/2 correlation at distances ``dists``."""
-    u = _SQRT5 * dists / lengthscale
-    return (1.0 + u + u * u / 3.0) * np.exp(-u)
 
 
 def _nll_and_grad(log_theta: np.ndarray, dists: np.ndarray, y: np.ndarray
                   ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood and its gradient in the log hyperparameters."""
     ell, signal, noise = np.exp(log_theta)
-    u = _SQRT5 * dists / ell
-    corr = (1.0 + u + u * u / 3.0) * np.exp(-u)
+    u = SQRT5 * dists / ell
+    corr = matern52(u)
     k = signal * corr + noise * np.eye(len(y))
     try:
         chol = np.linalg.cholesky(k)
@@ -78,7 +71,8 @@ class GaussianProcess:
             log_theta = self._fit(dists, centred)
         self.log_theta = np.asarray(log_theta, dtype=np.float64)
         self.lengthscale, self.signal, self.noise = (float(v) for v in np.exp(self.log_theta))
-        k = self.signal * matern52(dists, self.lengthscale) + self.noise * np.eye(len(self.y))
+        corr = matern52(SQRT5 * dists / self.lengthscale)
+        k = self.signal * corr + self.noise * np.eye(len(self.y))
         self._chol = np.linalg.cholesky(k) if self.y.size else np.zeros((0, 0))
         self._alpha = cho_solve((self._chol, True), centred) if self.y.size else np.zeros(0)
 
@@ -98,8 +92,8 @@ class GaussianProcess:
 
     def cross(self, x: np.ndarray) -> np.ndarray:
         """Kernel between ``x`` and the training inputs, ``(m, n)``."""
-        return self.signal * matern52(_dists(np.asarray(x, dtype=np.float64), self.x),
-                                      self.lengthscale)
+        dists = _dists(np.asarray(x, dtype=np.float64), self.x)
+        return self.signal * matern52(SQRT5 * dists / self.lengthscale)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the latent function at ``x``."""
@@ -113,7 +107,7 @@ class GaussianProcess:
     def posterior(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Joint posterior mean and covariance of the latent function at ``x``."""
         x = np.asarray(x, dtype=np.float64)
-        prior = self.signal * matern52(_dists(x, x), self.lengthscale)
+        prior = self.signal * matern52(SQRT5 * _dists(x, x) / self.lengthscale)
         if not self.y.size:
             return np.full(len(x), self.mean), prior
         cross = self.cross(x)

@@ -32,6 +32,7 @@ from metasearch.metamodel.surrogates._common import (
     check_queries,
     single_blas_thread,
 )
+from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
 
 __all__ = ["ArdGP", "BlendPredictor", "TargetBlend", "loo_rank_weights"]
 
@@ -41,7 +42,6 @@ TARGET_CAP = 100
 """Support trials the target GP is fitted on at most (evenly spaced in rank, best included):
 fitting ARD hyperparameters costs ``O(n^3)`` per step, and a study of 1,000 trials must not
 make each suggestion cost seconds."""
-_SQRT5 = math.sqrt(5.0)
 _LOG_SIGNAL = (math.log(0.05), math.log(20.0))
 _LOG_NOISE = (math.log(1e-6), math.log(1.0))
 _LOG_ELL = (math.log(1e-2), math.log(1e2))
@@ -51,11 +51,6 @@ def _scaled_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-column squared differences ``(len(a), len(b), d)``."""
     diff = a[:, None, :] - b[None, :, :]
     return diff * diff
-
-
-def _matern(r: np.ndarray) -> np.ndarray:
-    u = _SQRT5 * r
-    return (1.0 + u + u * u / 3.0) * np.exp(-u)
 
 
 class ArdGP:
@@ -88,7 +83,7 @@ class ArdGP:
         ell = self._ell if ell is None else ell
         signal = self._signal if signal is None else signal
         r = np.sqrt(np.maximum((sq / (ell * ell)).sum(-1), 0.0))
-        return signal * _matern(r)
+        return signal * matern52(SQRT5 * r)
 
     def _objective(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log posterior of the hyperparameters (marginal likelihood + ell prior)."""
@@ -96,8 +91,8 @@ class ArdGP:
         ell, signal, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
         scaled = self._sq / (ell * ell)
         r = np.sqrt(np.maximum(scaled.sum(-1), 0.0))
-        u = _SQRT5 * r
-        corr = (1.0 + u + u * u / 3.0) * np.exp(-u)
+        u = SQRT5 * r
+        corr = matern52(u)
         n = len(self.y)
         try:
             chol = np.linalg.cholesky(signal * corr + (noise + 1e-9) * np.eye(n))
