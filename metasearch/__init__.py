@@ -6,9 +6,9 @@ that needs them is used.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING
+
+from metasearch._version import __version__
 
 if TYPE_CHECKING:  # loaded lazily at run time, by __getattr__ below
     from metasearch.samplers import MetaPruner, MetaSampler, WarehouseCallback

@@ -1,5 +1,11 @@
 """Suite-wide fixtures: no test ever writes into the checkout's shipped warehouse, and
-PostgreSQL schemas of their own for the tests that talk to a real server."""
+PostgreSQL schemas of their own for the tests that talk to a real server.
+
+``warehouse_url`` and ``warehouse`` run a test on SQLite and on PostgreSQL: each test then
+gets a schema of its own, dropped afterwards, and reaches it through ``search_path`` in the URL,
+so subprocesses connect to the same schema (the ``postgres_schema`` fixture). The warehouse's
+tests and the build's (``tests/runs``) use them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from metasearch.warehouse import Warehouse
 
 POSTGRES_ENV = "METASEARCH_TEST_POSTGRES_URL"
 
@@ -72,3 +80,19 @@ def postgres_schema() -> Iterator[Callable[[], str]]:
             for schema in made:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty warehouse location on each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "warehouse" / "test.db")
+    make: Callable[[], str] = request.getfixturevalue("postgres_schema")
+    return make()
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
+    """A fresh warehouse, opened (and so created) on each backend."""
+    with Warehouse.open(warehouse_url) as store:
+        yield store

@@ -321,7 +321,8 @@ def import_benchmark(
     json_mode: bool = JSON,
 ) -> None:
     """Store every tabulated trial of a benchmark family; importing again adds nothing."""
-    from metasearch.families import get_family, import_family, set_data_path
+    from metasearch.families import get_family, set_data_path
+    from metasearch.runs import import_family
 
     set_data_path(data)
     chosen = get_family(family)
@@ -366,7 +367,7 @@ def build(
     """
     from metasearch.evaluation import check_device
     from metasearch.families import BenchmarkDataError, family_names, get_family, set_data_path
-    from metasearch.warehouse import plan_build, run_build
+    from metasearch.runs import plan_build, run_build
 
     check_device(device)
     set_data_path(data_dir)

@@ -31,7 +31,6 @@ from metasearch.families._tabular import (
     ReplayFamily,
     TabularFamily,
     TabularTask,
-    import_family,
     replay_family,
     replay_from_records,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "family_names",
     "find_data",
     "get_family",
-    "import_family",
     "load_errors",
     "register_family",
     "replay_family",

@@ -19,15 +19,13 @@ import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from metasearch._locations import shipped_folder, user_data_folder
 from metasearch.errors import UnknownFamilyError
 from metasearch.families._base import TaskFamily
 from metasearch.families._stored import stored_family
-
-if TYPE_CHECKING:
-    from metasearch.warehouse import Warehouse
+from metasearch.records import RecordReader
 
 __all__ = [
     "family_folders",
@@ -165,7 +163,7 @@ def _load_hint() -> str:
     return hint
 
 
-def resolve_family(name: str, store: Warehouse | None = None) -> TaskFamily:
+def resolve_family(name: str, store: RecordReader | None = None) -> TaskFamily:
     """The family ``name``: the registered one, else the one stored in ``store``.
 
     A family that exists only in the warehouse (ingested Optuna studies or a table) is a

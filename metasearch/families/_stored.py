@@ -10,17 +10,15 @@ table or a surrogate of each task's trials instead (see :mod:`metasearch.compare
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from metasearch.errors import MetasearchError
 from metasearch.evaluation import CurveRecorder
 from metasearch.families._base import Task, TaskFamily
 from metasearch.families._surrogate import surrogate_from_records
 from metasearch.families._tabular import replay_from_records
+from metasearch.records import FamilyRecord, RecordReader, TaskRecord
 from metasearch.spaces import SearchSpace
-
-if TYPE_CHECKING:
-    from metasearch.warehouse import FamilyRecord, TaskRecord, Warehouse
 
 __all__ = ["NoObjectiveError", "StoredFamily", "StoredTask", "stored_benchmark", "stored_family"]
 
@@ -78,7 +76,7 @@ def stored_family(record: FamilyRecord, tasks: Sequence[TaskRecord]) -> StoredFa
     return family
 
 
-def stored_benchmark(store: Warehouse, name: str, seed: int = 0) -> TaskFamily:
+def stored_benchmark(store: RecordReader, name: str, seed: int = 0) -> TaskFamily:
     """The stored family ``name`` made searchable, for compare, without running anything new.
 
     Tasks that share their configurations (a results table: the same choices measured on

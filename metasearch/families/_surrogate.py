@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from metasearch.errors import MetasearchError
 from metasearch.evaluation import CurveRecorder
 from metasearch.families._base import Task, TaskFamily
+from metasearch.records import FamilyRecord, TaskRecord, TrialRecord
 from metasearch.spaces import SearchSpace
-
-if TYPE_CHECKING:
-    from metasearch.warehouse import FamilyRecord, TaskRecord, TrialRecord
 
 __all__ = ["FitQuality", "SurrogateFamily", "SurrogateTask", "surrogate_from_records"]
 

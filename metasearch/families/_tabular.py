@@ -22,26 +22,23 @@ from __future__ import annotations
 import json
 import warnings
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from metasearch.errors import MetasearchError
 from metasearch.evaluation import CurveRecorder, TrialFailed
 from metasearch.families._base import Task, TaskFamily
+from metasearch.records import FamilyRecord, RecordReader, TrialRecord
 from metasearch.spaces import SearchSpace
-
-if TYPE_CHECKING:
-    from metasearch.warehouse import FamilyRecord, IngestSummary, TrialData, TrialRecord, Warehouse
 
 __all__ = [
     "LookupTable",
     "ReplayFamily",
     "TabularFamily",
     "TabularTask",
-    "import_family",
     "replay_family",
     "replay_from_records",
 ]
@@ -220,7 +217,7 @@ class ReplayFamily(TabularFamily):
         return self._tables_by_task[task_id]
 
 
-def replay_family(store: Warehouse, name: str, *, shared: bool = True) -> ReplayFamily:
+def replay_family(store: RecordReader, name: str, *, shared: bool = True) -> ReplayFamily:
     """The stored family ``name`` as a tabular family: each task replays its stored trials.
 
     Complete and failed trials are tabulated (pruned ones too, their curves ending early);
@@ -267,71 +264,3 @@ def _table_of(space: SearchSpace, trials: Sequence[TrialRecord], steps: int) -> 
                 curves[row, step - 1] = value
     failed = np.array([t.status == "failed" for t in trials])
     return LookupTable.build(space, [t.config for t in trials], curves, failed=failed)
-
-
-# -- filling the warehouse ----------------------------------------------------------------
-
-def table_trials(task: TabularTask) -> Iterator[TrialData]:
-    """Every row of ``task``'s table as a trial (its measured curve, not a group mean)."""
-    from metasearch.warehouse import TrialData
-
-    table = task.table
-    for row, config in enumerate(table.configs):
-        values = table.curves[row]
-        bad = np.flatnonzero(np.isnan(values))
-        end = int(bad[0]) if len(bad) else len(values)
-        failed = bool(table.failed[row]) or end < len(values)
-        test = None if table.tests is None or failed else float(table.tests[row, end - 1])
-        yield TrialData(
-            task=task.id, number=row, config=config, status="failed" if failed else "complete",
-            curve=tuple(float(v) for v in values[:end]), final_value=(
-                float(values[end - 1]) if end and not failed else None),
-            test_value=None if test is None or np.isnan(test) else test,
-            failure_reason=f"NaN at step {end + 1}" if failed else None, budget=len(values),
-        )
-
-
-def sampled_trials(task: Task, n_trials: int, seed: int) -> Iterator[TrialData]:
-    """``n_trials`` configurations drawn uniformly (seeded), evaluated at the full budget."""
-    from metasearch.warehouse import TrialData
-
-    rng = np.random.default_rng([seed, *task.id.encode()])
-    for number in range(n_trials):
-        config = task.family.space.sample(rng)
-        yield TrialData.from_result(task.id, number, task.evaluate(config, device="cpu",
-                                                                   seed=seed))
-
-
-def import_family(
-    store: Warehouse,
-    family: TaskFamily,
-    *,
-    n_trials: int = 100,
-    seed: int = 0,
-    on_task: Callable[[str, IngestSummary], None] | None = None,
-) -> list[IngestSummary]:
-    """Store every tabulated trial of every task of ``family`` (one transaction per task).
-
-    A tabular family stores each table row; another (a surrogate) stores ``n_trials`` seeded
-    uniform configurations per task. The source key is ``benchmark:FAMILY`` (plus the design
-    for a surrogate) and trials are numbered by row, so importing again adds nothing that is
-    stored already (each summary counts them as skipped).
-    """
-    from metasearch.warehouse import RunSpec
-
-    tabular = isinstance(family, TabularFamily)
-    key = f"benchmark:{family.name}" + ("" if tabular else f":uniform{n_trials}:seed{seed}")
-    run = RunSpec(key, "table", seed=None if tabular else seed, device="cpu",
-                  info={"benchmark": family.name, "design": "table" if tabular else "uniform"})
-    summaries = []
-    for task in family.tasks():
-        if isinstance(task, TabularTask):
-            batch = list(table_trials(task))
-        else:
-            batch = list(sampled_trials(task, n_trials, seed))
-        summary = store.ingest(family, run, batch, meta_features={task.id: task.meta_features})
-        summaries.append(summary)
-        if on_task is not None:
-            on_task(task.id, summary)
-    return summaries
-

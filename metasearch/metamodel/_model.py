@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from metasearch import __version__
+from metasearch._version import __version__
 from metasearch.errors import MetasearchError
 from metasearch.metamodel._artifact import ModelError, read_artifact, write_artifact
 from metasearch.metamodel._component import Component, FitReport

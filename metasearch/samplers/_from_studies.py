@@ -26,7 +26,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial
 
-import metasearch
+from metasearch._version import __version__
 from metasearch.errors import MetasearchError
 from metasearch.metamodel import MetaDataset, MetaModel, ModelError, TaskSplit, component_class
 from metasearch.spaces import SearchSpace
@@ -129,7 +129,7 @@ def _fingerprint(trials: Mapping[str, Sequence[FrozenTrial]], space: SearchSpace
                  direction: str, kinds: Sequence[str], seed: int) -> str:
     """A hash of everything the model is learned from and how, to name its cache entry."""
     digest = hashlib.sha256()
-    head = [CACHE_FORMAT, metasearch.__version__, space.fingerprint(), direction,
+    head = [CACHE_FORMAT, __version__, space.fingerprint(), direction,
             sorted(kinds), seed]
     digest.update(json.dumps(head).encode())
     for name in sorted(trials):

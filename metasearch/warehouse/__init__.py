@@ -2,13 +2,13 @@
 
 An SQLite file (``warehouse/warehouse.db`` by default) on one machine, PostgreSQL by URL for
 many. Writes are transactional and idempotent; reads return frozen records and DataFrames.
-This package imports neither torch nor Optuna at import time; the Optuna importer and the
-build import what they need when they run.
+This package imports neither torch nor Optuna at import time; the Optuna importer imports it
+when it runs. It knows no task family: filling it by running families is
+:mod:`metasearch.runs`.
 """
 
 from __future__ import annotations
 
-from metasearch.warehouse._build import BuildJob, build_source_key, plan_build, run_build
 from metasearch.warehouse._engine import ENV_VAR, default_path
 from metasearch.warehouse._export import export_family, export_frame
 from metasearch.warehouse._ingest import (
@@ -29,7 +29,7 @@ from metasearch.warehouse._optuna import (
     study_names,
     trial_data,
 )
-from metasearch.warehouse._records import (
+from metasearch.records import (
     FamilyLike,
     FamilyRecord,
     FamilySpec,
@@ -46,7 +46,6 @@ from metasearch.warehouse._store import Warehouse
 __all__ = [
     "ENV_VAR",
     "SCHEMA_VERSION",
-    "BuildJob",
     "FamilyLike",
     "FamilyRecord",
     "FamilySpec",
@@ -59,7 +58,6 @@ __all__ = [
     "TrialRecord",
     "Warehouse",
     "WarehouseRecorder",
-    "build_source_key",
     "default_path",
     "export_family",
     "export_frame",
@@ -71,8 +69,6 @@ __all__ = [
     "load_study",
     "open_storage",
     "optuna_source_key",
-    "plan_build",
-    "run_build",
     "run_source_key",
     "shared_space",
     "study_names",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metasearch.errors import WarehouseError
-from metasearch.warehouse._records import dumps
+from metasearch.records import dumps
 
 if TYPE_CHECKING:
     import pandas as pd

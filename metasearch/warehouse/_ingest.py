@@ -28,7 +28,7 @@ from metasearch.warehouse._optuna import (
     study_family,
     study_to_trials,
 )
-from metasearch.warehouse._records import (
+from metasearch.records import (
     FamilyLike,
     FamilySpec,
     IngestSummary,

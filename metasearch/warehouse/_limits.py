@@ -17,7 +17,7 @@ from sqlalchemy import Column, Integer, String
 
 from metasearch.errors import WarehouseError
 from metasearch.names import check_name
-from metasearch.warehouse._records import FamilySpec, RunSpec, TrialData
+from metasearch.records import FamilySpec, RunSpec, TrialData
 from metasearch.warehouse._schema import curves, families, runs, trials
 
 __all__ = ["check_write", "integer_range"]

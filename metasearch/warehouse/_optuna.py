@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from metasearch.errors import SpaceError, WarehouseError, redact, redact_url
 from metasearch.spaces import Categorical, Float, Hyperparameter, Int, SearchSpace
-from metasearch.warehouse._records import FamilyLike, FamilySpec, RunSpec, TrialData
+from metasearch.records import FamilyLike, FamilySpec, RunSpec, TrialData
 
 if TYPE_CHECKING:
     import optuna

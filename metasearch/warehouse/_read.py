@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Select, case, func, select
 
 from metasearch.errors import UnknownFamilyError
 from metasearch.spaces import SearchSpace
-from metasearch.warehouse._records import (
+from metasearch.records import (
     FamilyRecord,
     RunRecord,
     TaskRecord,

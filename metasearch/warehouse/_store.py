@@ -18,7 +18,7 @@ from metasearch.warehouse._migrations import (
     read_version,
     upgrade,
 )
-from metasearch.warehouse._records import (
+from metasearch.records import (
     FamilyLike,
     FamilyRecord,
     FamilySpec,

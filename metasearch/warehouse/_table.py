@@ -22,7 +22,7 @@ import numpy as np
 from metasearch.errors import InvalidNameError, SpaceError, TableFormatError
 from metasearch.names import check_name
 from metasearch.warehouse._infer import infer_space, plain
-from metasearch.warehouse._records import STATUSES, TrialData
+from metasearch.records import STATUSES, TrialData
 
 if TYPE_CHECKING:
     import pandas as pd

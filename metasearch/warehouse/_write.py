@@ -17,10 +17,10 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, select, update
 
-import metasearch
+from metasearch._version import __version__
 from metasearch.errors import WarehouseError
 from metasearch.warehouse._limits import check_write
-from metasearch.warehouse._records import (
+from metasearch.records import (
     FamilySpec,
     IngestSummary,
     RunSpec,
@@ -138,7 +138,7 @@ def _merge_features(
 def _ensure_run(conn: Connection, family_id: int, family: str, run: RunSpec) -> int:
     conn.execute(_insert_ignore(conn, runs, ["source_key"]).values(
         source_key=run.source_key, kind=run.kind, family_id=family_id, study=run.study,
-        seed=run.seed, device=run.device, package_version=metasearch.__version__,
+        seed=run.seed, device=run.device, package_version=__version__,
         created_at=_now(), info=dumps(dict(run.info)),
     ))
     row = conn.execute(select(runs.c.id, runs.c.family_id)

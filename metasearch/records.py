@@ -4,13 +4,17 @@ Writers hand the store a :class:`FamilySpec`, a :class:`RunSpec` and :class:`Tri
 get :class:`FamilyRecord`, :class:`TaskRecord`, :class:`RunRecord`, :class:`TrialRecord` and
 :class:`TaskStats` (or DataFrames). No record holds a database handle, so everything downstream
 (meta-features, surrogates, reports) can be built and tested without a database.
+
+The records sit below both the store (:mod:`metasearch.warehouse`) and the task families: a
+family built from stored records (a replay, a stored family) reads them through
+:class:`RecordReader`, which the store satisfies, and so never imports the store.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -26,6 +30,7 @@ __all__ = [
     "FamilyRecord",
     "FamilySpec",
     "IngestSummary",
+    "RecordReader",
     "RunRecord",
     "RunSpec",
     "TaskRecord",
@@ -279,3 +284,25 @@ class IngestSummary:
         """A JSON-ready copy."""
         return {"source_key": self.source_key, "family": self.family, "added": self.added,
                 "skipped": self.skipped, "points": self.points}
+
+
+class RecordReader(Protocol):
+    """What reads a family's records back (:class:`~metasearch.warehouse.Warehouse` has it all).
+
+    Families that are built from stored records take one (``resolve_family``,
+    ``replay_family``, ``stored_benchmark``) instead of the store, so that the families and the
+    warehouse stay independent of each other.
+    """
+
+    @property
+    def url(self) -> str: ...
+
+    def has_family(self, name: str) -> bool: ...
+
+    def family(self, name: str) -> FamilyRecord: ...
+
+    def families(self) -> Sequence[FamilyRecord]: ...
+
+    def tasks(self, family: str) -> Sequence[TaskRecord]: ...
+
+    def trial_records(self, family: str) -> Sequence[TrialRecord]: ...

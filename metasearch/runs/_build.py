@@ -9,8 +9,8 @@ flight. Re-running counts what each task's run already holds, rebuilds the sampl
 those trials (``study.add_trial``) and runs only the rest, so nothing is repeated and the
 search goes on informed by everything stored.
 
-This module is the warehouse's edge: it alone imports the family registry and the samplers
-(lazily, when a build runs); the store itself knows neither.
+It sits above the warehouse, the families and the samplers (it runs the one into the other);
+the store itself knows neither.
 """
 
 from __future__ import annotations
@@ -24,16 +24,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from metasearch.errors import WarehouseError
-from metasearch.warehouse._ingest import WarehouseRecorder
-from metasearch.warehouse._records import RunSpec, TrialRecord
+from metasearch.families import TaskFamily, get_family
+from metasearch.records import RunSpec, TrialRecord
+from metasearch.runs._workers import run_in_processes
+from metasearch.samplers import TaskObjective
+from metasearch.warehouse import Warehouse, WarehouseRecorder
 
 if TYPE_CHECKING:
     import optuna
 
     from metasearch.evaluation import EvalResult
-    from metasearch.families import TaskFamily
     from metasearch.spaces import SearchSpace
-    from metasearch.warehouse._store import Warehouse
 
 __all__ = ["STARTUP_SHARE", "BuildJob", "build_source_key", "plan_build", "run_build"]
 
@@ -146,8 +147,6 @@ def run_job(
     on_trial: TrialCallback | None = None,
 ) -> int:
     """Run what is left of one task's build; the number of trials written."""
-    from metasearch.samplers import TaskObjective
-
     key = build_source_key(family.name, job.task, seed)
     stored = (warehouse.trial_records(family.name, tasks=[job.task], source_key=key)
               if warehouse.has_family(family.name) else [])
@@ -180,14 +179,10 @@ def run_build(
     on_trial: TrialCallback | None = None,
 ) -> int:
     """Run ``jobs`` (in ``workers`` processes, one task each at a time); trials written."""
-    from metasearch.families import get_family
-
     todo = [job for job in jobs if job.todo > 0]
     if workers <= 1 or len(todo) <= 1:
         return sum(run_job(warehouse, get_family(j.family), j, device=device, seed=seed,
                            on_trial=on_trial) for j in todo)
-    from metasearch.warehouse._workers import run_in_processes
-
-    return run_in_processes(warehouse.full_url, todo, device=device, seed=seed,
+    return run_in_processes(run_job, warehouse.full_url, todo, device=device, seed=seed,
                             workers=workers, on_trial=on_trial)
 

@@ -8,7 +8,8 @@ import pytest
 from warehouse_helpers import make_trials
 
 from metasearch.families import get_family
-from metasearch.warehouse import RunSpec, Warehouse, build_source_key, plan_build, run_build
+from metasearch.runs import build_source_key, plan_build, run_build
+from metasearch.warehouse import RunSpec, Warehouse
 
 SYN = get_family("synthetic")
 

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queues
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from metasearch.warehouse._build import BuildJob, TrialCallback
+from metasearch.families import TaskFamily, get_family
+from metasearch.warehouse import Warehouse
+
+if TYPE_CHECKING:  # the build imports this module; these names are for the type hints only
+    from metasearch.runs._build import BuildJob, TrialCallback
 
 __all__ = ["run_in_processes"]
 
+JobRunner = Callable[..., int]
+"""``run_job(warehouse, family, job, *, device, seed, on_trial)``: one task's build, run in a
+worker (passed in by the build, and pickled by reference, so a worker imports the build)."""
 
-def _work(url: str, job: BuildJob, device: str, seed: int, progress: Any) -> int:
-    from metasearch.families import get_family
-    from metasearch.warehouse._build import run_job
-    from metasearch.warehouse._store import Warehouse
 
-    family = get_family(job.family)
+def _work(run_job: JobRunner, url: str, job: BuildJob, device: str, seed: int,
+          progress: Any) -> int:
+    family: TaskFamily = get_family(job.family)
     if family.uses_torch:
-        import torch
+        import torch  # only a torch family's worker pays for it
 
         torch.set_num_threads(1)
     with Warehouse.open(url) as warehouse:
@@ -46,6 +50,7 @@ def _drain(progress: Any, on_trial: TrialCallback | None) -> None:
 
 
 def run_in_processes(
+    run_job: JobRunner,
     url: str,
     jobs: Sequence[BuildJob],
     *,
@@ -54,13 +59,13 @@ def run_in_processes(
     workers: int,
     on_trial: TrialCallback | None,
 ) -> int:
-    """Run ``jobs`` in ``workers`` spawned processes; the number of trials written."""
+    """Run ``jobs`` with ``run_job`` in ``workers`` spawned processes; trials written."""
     context = multiprocessing.get_context("spawn")
     written = 0
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         progress = manager.Queue()
         pending: set[Future[int]] = {
-            pool.submit(_work, url, job, device, seed, progress) for job in jobs
+            pool.submit(_work, run_job, url, job, device, seed, progress) for job in jobs
         }
         try:
             while pending:
