@@ -20,6 +20,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.metamodel.curves import Recalibration
 from metasearch.samplers._from_studies import PRUNER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import encode_flat
@@ -50,6 +51,14 @@ class MetaPruner(BasePruner):
     ``min_finished`` trials have completed (there is no best to beat), or once the trial has
     reported the model's full budget.
 
+    The model is calibrated on meta-training's validation tasks, pooled; on a new task it can
+    still be biased. So the prediction is recalibrated on the study itself
+    (:meth:`~metasearch.metamodel.curves.CurveModel.recalibrate`): its last
+    ``calibration_trials`` completed trials, each cut after the same number of steps and
+    predicted from the others, measure how far the model's errors run on this task, and
+    the predicted distribution is shifted up and widened by that much (never the other way),
+    shrunk towards no correction by ``prior_count`` pseudo-trials while they are few.
+
     Without a curve model (cold start, or a model trained without one), and for trials whose
     parameters are not a configuration of the model's space, the decision goes to
     ``fallback`` (Optuna's ``MedianPruner`` with the same warm-up by default), so the pruner
@@ -63,6 +72,10 @@ class MetaPruner(BasePruner):
             trial is pruned when ``P(final better than best) < 1 - confidence``.
         min_finished: completed trials needed before anything is pruned.
         fallback: the pruner used where the curve model cannot judge.
+        recalibrate: correct the prediction by the study's own errors (False: the
+            meta-trained calibration alone, as before).
+        calibration_trials: most recent completed trials the correction is measured on.
+        prior_count: pseudo-trials of no correction the measured one is shrunk towards.
     """
 
     def __init__(
@@ -74,6 +87,9 @@ class MetaPruner(BasePruner):
         confidence: float = 0.95,
         min_finished: int = 1,
         fallback: BasePruner | None = None,
+        recalibrate: bool = True,
+        calibration_trials: int = 50,
+        prior_count: float = 3.0,
     ) -> None:
         if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 1:
             raise ValueError(f"min_epochs must be an integer >= 1, got {min_epochs!r}")
@@ -81,6 +97,13 @@ class MetaPruner(BasePruner):
             raise ValueError(f"confidence must be in [0.5, 1), got {confidence!r}")
         if min_finished < 1:
             raise ValueError(f"min_finished must be >= 1, got {min_finished!r}")
+        if calibration_trials < 2:
+            raise ValueError(f"calibration_trials must be >= 2, got {calibration_trials!r}")
+        if not prior_count > 0:
+            raise ValueError(f"prior_count must be > 0, got {prior_count!r}")
+        self._recalibrate = recalibrate
+        self._calibration_trials = calibration_trials
+        self._prior_count = prior_count
         self._model = model
         self._curves = model.get("curves") if model is not None else None
         self._features = dict(task_features) if task_features is not None else None
@@ -181,6 +204,18 @@ class MetaPruner(BasePruner):
         )
         support_curves = np.stack(curves) if curves else None
         prefix = sign * _curve(trial, width)
+        fix = self._study_calibration(context, support_curves, seen) \
+            if self._recalibrate else None
         probability = self._curves.prob_better(prefix[None, :], x[None, :], best, context,
-                                               support_curves)
+                                               support_curves, fix)
         return float(probability[0])
+
+    def _study_calibration(self, context: TaskContext, curves: np.ndarray | None, k: int
+                           ) -> Recalibration | None:
+        """The correction measured on the last ``calibration_trials`` completed trials."""
+        if self._curves is None or curves is None or len(curves) < 2:
+            return None
+        last = slice(-self._calibration_trials, None)
+        recent = TaskContext(meta_features=context.meta_features, x=context.x[last],
+                             scores=context.scores[last])
+        return self._curves.recalibrate(recent.x, recent, curves[last], k, self._prior_count)

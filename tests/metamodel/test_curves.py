@@ -279,3 +279,41 @@ def test_curves_shorter_than_the_report_epochs_fit_and_evaluate(
     assert not any(key.endswith(f"_after_{steps}") for key in report.train)
     mean, std = model.predict(np.full((2, steps), np.nan), next(iter(train.tasks.values())).x[:2])
     assert np.isfinite(mean).all() and (std > 0).all()
+
+
+def test_support_predictions_leave_each_trial_out(
+    fitted: CurveModel, splits: tuple[MetaDataset, MetaDataset, MetaDataset]
+) -> None:
+    _, _, _, context, curves, _ = _queries(splits[2], 3)
+    mean, std, truth = fitted._fitted.predict_support(context.x, context, curves, 3)
+    finished = np.isfinite(context.scores)
+    assert 0 < finished.sum() < len(finished)  # failed trials get no prediction
+    np.testing.assert_array_equal(np.isfinite(mean), finished)
+    assert (std[finished] > 0).all()
+    np.testing.assert_array_equal(truth, context.scores)
+    first = int(np.flatnonzero(finished)[0])
+    moved = dataclasses.replace(context, scores=context.scores + np.eye(len(truth))[first])
+    again, _, _ = fitted._fitted.predict_support(context.x, moved, curves, 3)
+    assert again[first] == mean[first]  # its own final is not its support
+    others = finished & (np.arange(len(truth)) != first)
+    assert not np.allclose(again[others], mean[others])  # but it is the others'
+
+
+def test_recalibrate_shifts_where_finals_beat_the_curves(
+    fitted: CurveModel, splits: tuple[MetaDataset, MetaDataset, MetaDataset]
+) -> None:
+    """Finals raised above where the curves point: the model underpredicts them, so the
+    correction shifts up; on the task as it is the correction is much smaller."""
+    _, _, _, context, curves, _ = _queries(splits[2], 3)
+    plain = fitted.recalibrate(context.x, context, curves, 3, prior_count=3.0)
+    spread = float(np.nanstd(context.scores))
+    raised = dataclasses.replace(context, scores=context.scores + 3 * spread)
+    late = curves.copy()
+    late[:, -1] += 3 * spread  # the curves' last point is the final: raise it with it
+    bloom = fitted.recalibrate(context.x, raised, late, 3, prior_count=3.0)
+    assert bloom.n == plain.n == np.isfinite(context.scores).sum()
+    assert bloom.shift > plain.shift + 1.0
+    best = float(np.nanmax(raised.scores))
+    probs = [fitted.prob_better(late[:, :3], context.x, best, raised, late, fix)
+             for fix in (None, bloom)]
+    assert (probs[1] >= probs[0]).all() and (probs[1] > probs[0]).mean() > 0.5

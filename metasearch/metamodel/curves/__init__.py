@@ -6,6 +6,7 @@ numpy), so the pruner and the CLI start fast.
 
 from __future__ import annotations
 
+from metasearch.metamodel.curves._calibration import Recalibration
 from metasearch.metamodel.curves._model import CurveConfig, CurveModel
 
-__all__ = ["CurveConfig", "CurveModel"]
+__all__ = ["CurveConfig", "CurveModel", "Recalibration"]

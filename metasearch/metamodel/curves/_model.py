@@ -14,6 +14,7 @@ from metasearch.errors import MetasearchError
 from metasearch.metamodel._artifact import ModelError
 from metasearch.metamodel._component import Component, FitReport, TaskContext
 from metasearch.metamodel._data import MetaDataset
+from metasearch.metamodel.curves._calibration import Recalibration
 from metasearch.metamodel.curves._episodes import Draw, draw_task
 from metasearch.metamodel.curves._evaluate import figures, mae_scorer, std_scales
 from metasearch.metamodel.curves._features import FamilyPrior, Rows
@@ -198,11 +199,13 @@ class CurveModel(Component):
 
     def prob_better(self, prefixes: np.ndarray, x: np.ndarray, threshold: float | np.ndarray,
                     context: TaskContext | None = None,
-                    support_curves: np.ndarray | None = None) -> np.ndarray:
+                    support_curves: np.ndarray | None = None,
+                    recalibration: Recalibration | None = None) -> np.ndarray:
         """Probability that each trial's final score exceeds ``threshold`` (scalar or (m,)).
 
-        Computed with the floored standard deviation and clipped to ``[1e-6, 1 - 1e-6]``, so
-        the pruner never acts on a prediction that claims certainty.
+        Computed with the floored standard deviation, corrected by ``recalibration`` (see
+        :meth:`recalibrate`) when given, and clipped to ``[1e-6, 1 - 1e-6]``, so the pruner
+        never acts on a prediction that claims certainty.
         """
         limit = np.asarray(threshold, dtype=np.float64)
         if not np.isfinite(limit).all():
@@ -211,7 +214,23 @@ class CurveModel(Component):
         if limit.ndim > 0 and limit.shape != mean.shape:
             raise MetasearchError(f"threshold must be a number or have shape {mean.shape}, "
                                   f"got shape {limit.shape}")
-        return np.clip(ndtr((mean - limit) / std), PROB_EPS, 1 - PROB_EPS)
+        fix = recalibration or Recalibration()
+        z = (mean + fix.shift * std - limit) / (fix.scale * std)
+        return np.clip(ndtr(z), PROB_EPS, 1 - PROB_EPS)
+
+    def recalibrate(self, x: np.ndarray, context: TaskContext, support_curves: np.ndarray,
+                    k: int, prior_count: float) -> Recalibration:
+        """The study's own correction after ``k`` steps, from its finished trials' curves.
+
+        Each support trial's final is predicted from its first ``k`` steps with the others as
+        its support (leave-one-out), and the standardised errors are shrunk towards none by
+        ``prior_count`` pseudo-residuals (see :class:`Recalibration`).
+
+        Raises:
+            MetasearchError: on shapes that disagree, or ``k`` outside ``1..K-1``.
+        """
+        mean, std, truth = self._fitted.predict_support(x, context, support_curves, k)
+        return Recalibration.from_residuals((truth - mean) / std, prior_count)
 
     def evaluate(self, data: MetaDataset, epochs: Sequence[int] = REPORT_EPOCHS
                  ) -> dict[str, float]:

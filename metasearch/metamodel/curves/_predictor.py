@@ -89,6 +89,35 @@ class Predictor:
                           curves, mask, mask if curves is not None else None, self.prior)
         return rows, filled, k
 
+    def predict_support(self, x: np.ndarray, context: TaskContext, support_curves: np.ndarray,
+                        k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each support trial's final predicted from its first ``k`` steps, leave-one-out.
+
+        Row ``j`` sees the other support trials (their scores and curves), never its own: how
+        the model would have judged trial ``j`` after ``k`` steps had it come last. Trials
+        whose curve is shorter than ``k`` or whose score is not finite get NaN.
+
+        Returns:
+            ``mean``, ``std`` and the true finals, each ``(n,)``.
+        """
+        scores = np.asarray(context.scores, dtype=np.float64).reshape(-1)
+        curves, length = fill_prefixes(support_curves, self.max_budget, "support_curves")
+        if len(curves) != len(scores) or np.shape(x) != (len(scores), self.n_x):
+            raise MetasearchError(f"support of {len(scores)} scores needs x of shape "
+                                  f"({len(scores)}, {self.n_x}) and as many curves, got "
+                                  f"{np.shape(x)} and {len(curves)}")
+        if not 1 <= k < self.max_budget:
+            raise MetasearchError(f"k must be in 1..{self.max_budget - 1}, got {k}")
+        prefix = np.where(np.arange(self.max_budget)[None, :] < k, curves, np.nan)
+        filled, cut = fill_prefixes(prefix, self.max_budget)
+        others = ~np.eye(len(scores), dtype=bool)
+        meta = np.tile(self.meta(context.meta_features), (len(scores), 1))
+        rows = build_rows(filled, cut, np.asarray(x, dtype=np.float64), meta, scores, curves,
+                          others, others, self.prior)
+        mean, std = self.predict_rows(rows)
+        valid = (length >= k) & (cut == k) & np.isfinite(scores)
+        return np.where(valid, mean, np.nan), np.where(valid, std, np.nan), scores
+
     def predict_rows(self, rows: Rows, *, calibrated: bool = True
                      ) -> tuple[np.ndarray, np.ndarray]:
         """Finals' mean and (floored, calibrated unless told not) std in task units."""
