@@ -69,7 +69,9 @@ class MetaPruner(BasePruner):
         task_features: the task's meta-features (sharpen the prediction).
         min_epochs: reported steps before any decision.
         confidence: how sure the model must be that the trial will not beat the best; the
-            trial is pruned when ``P(final better than best) < 1 - confidence``.
+            trial is pruned when ``P(final better than best) < 1 - confidence``. The test is
+            made at every reported step and on every trial, so a per-test error of 5% would
+            lose a good trial now and then; 0.99 keeps almost every one.
         min_finished: completed trials needed before anything is pruned.
         fallback: the pruner used where the curve model cannot judge.
         recalibrate: correct the prediction by the study's own errors (False: the
@@ -84,7 +86,7 @@ class MetaPruner(BasePruner):
         *,
         task_features: Mapping[str, float] | None = None,
         min_epochs: int = 3,
-        confidence: float = 0.95,
+        confidence: float = 0.99,
         min_finished: int = 1,
         fallback: BasePruner | None = None,
         recalibrate: bool = True,
