@@ -13,6 +13,10 @@ ignores or only avoids re-proposing). Suggestions of all samplers are interleave
 so a load change on a shared machine affects them alike. One untimed suggestion per sampler
 warms up lazy imports and caches. GPSampler gets fewer repetitions at 1,000 trials (it is
 slow there). Prints a Markdown table (or JSON) of median and p95 seconds per suggestion.
+
+It measures the checkout it lies in: that tree's ``metasearch`` is imported first (whatever
+``PYTHONPATH`` or an editable install points at) and its ``warehouse/models/synthetic`` is the
+model, unless ``--model`` names another; the header line says which were used.
 """
 
 from __future__ import annotations
@@ -21,28 +25,38 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
+
+ROOT = Path(__file__).resolve().parents[1]
+if sys.path[0] != str(ROOT):
+    sys.path.insert(0, str(ROOT))  # this checkout's metasearch, not an installed one
 
 TRIALS = (10, 100, 1000)
 TASK = "synthetic-02"  # a held-out task of the shipped model's split
 SAMPLERS = ("MetaSampler", "TPE (multivariate, group)", "TPE (default)", "GPSampler")
 
 
-def _samplers(seed: int) -> dict[str, Callable[[], optuna.samplers.BaseSampler]]:
+MODEL = ROOT / "warehouse" / "models" / "synthetic"
+"""The model timed by default: the synthetic family's, shipped in this checkout."""
+
+
+def _samplers(seed: int, model_dir: Path = MODEL
+              ) -> dict[str, Callable[[], optuna.samplers.BaseSampler]]:
     from metasearch.families import get_family
     from metasearch.metamodel import MetaModel
     from metasearch.samplers import make_sampler
     from metasearch.samplers._meta_sampler import MetaSampler
-    from metasearch.warehouse import default_path
 
     space = get_family("synthetic").space
-    model = MetaModel.load(default_path().parent / "models" / "synthetic", space)
+    model = MetaModel.load(model_dir, space)
     return {
         "MetaSampler": lambda: MetaSampler(model, seed=seed),
         "TPE (multivariate, group)": lambda: make_sampler("tpe", seed),
@@ -77,8 +91,8 @@ def _suggest(study: optuna.Study, space: Any) -> float:
     return time.perf_counter() - start  # left RUNNING: the next suggestion sees n finished
 
 
-def time_suggestions(n: int, reps: int, gp_reps: int, seed: int = 0
-                     ) -> dict[str, list[float]]:
+def time_suggestions(n: int, reps: int, gp_reps: int, seed: int = 0,
+                     model_dir: Path = MODEL) -> dict[str, list[float]]:
     """Seconds of each timed suggestion per sampler, interleaved round-robin."""
     from metasearch.families import get_family
 
@@ -88,7 +102,7 @@ def time_suggestions(n: int, reps: int, gp_reps: int, seed: int = 0
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ExperimentalWarning of multivariate TPE and GP
-        for name, make in _samplers(seed).items():
+        for name, make in _samplers(seed, model_dir).items():
             study = optuna.create_study(direction="maximize", sampler=make())
             study.add_trials(trials)
             _suggest(study, space)  # warm-up
@@ -106,14 +120,14 @@ def _stats(values: list[float]) -> tuple[float, float]:
     return float(np.median(values)), float(np.percentile(values, 95))
 
 
-def measure(trial_counts: tuple[int, ...], quick: bool, reps: int | None = None
-            ) -> list[dict[str, Any]]:
+def measure(trial_counts: tuple[int, ...], quick: bool, reps: int | None = None,
+            model_dir: Path = MODEL) -> list[dict[str, Any]]:
     """One record per trial count: median and p95 seconds of every sampler."""
     records = []
     for n in trial_counts:
         r = reps or (5 if quick else 20)
         gp_reps = min(r, 3 if quick else 8) if n >= 1000 else r
-        times = time_suggestions(n, r, gp_reps)
+        times = time_suggestions(n, r, gp_reps, model_dir=model_dir)
         records.append({"trials": n, "reps": {k: len(v) for k, v in times.items()},
                         "seconds": {k: _stats(v) for k, v in times.items()}})
     return records
@@ -161,8 +175,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--trials", type=int, nargs="+", default=list(TRIALS))
     parser.add_argument("--reps", type=int, default=None, help="timed suggestions per sampler")
+    parser.add_argument("--model", type=Path, default=MODEL, help="the synthetic model to time")
     args = parser.parse_args()
-    records = measure(tuple(args.trials), args.quick, args.reps)
+    import metasearch
+
+    print(f"metasearch from {Path(metasearch.__file__).parent}, model {args.model}",
+          file=sys.stderr)
+    records = measure(tuple(args.trials), args.quick, args.reps, args.model)
     if args.json:
         print(json.dumps({"records": records, "rows": rows_of(records, _peak_mb()),
                           "load": os.getloadavg()}, indent=2))

@@ -15,6 +15,7 @@ from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
 from metasearch.metamodel._data import TaskHistory
 from metasearch.samplers._acq_optimizer import local_search, neighbours
 from metasearch.samplers._meta_acquisition import (
+    LARGE_SUPPORT,
     Acquisition,
     Candidates,
     log_expected_improvement,
@@ -148,6 +149,38 @@ def test_optimised_acquisition_beats_the_best_random_candidate() -> None:
     assert plain is not None and tuned is not None
     assert _surface([tuned])[0] > _surface([plain])[0]
     assert _surface([tuned])[0] > -0.01 + 0.5
+
+
+class _CountingPrior:
+    """A prior that prefers small ``a`` strongly, and counts its evaluations."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def log_density(self, x: np.ndarray, context: TaskContext) -> np.ndarray:
+        self.calls += 1
+        return -200.0 * x[:, 0]
+
+
+@pytest.mark.parametrize("n_seen", [4, LARGE_SUPPORT + 20])
+def test_a_large_support_evaluates_the_prior_once_per_batch_and_still_maximises(
+        n_seen: int) -> None:
+    rng = np.random.default_rng(5)
+    pool = [SPACE.sample(rng) for _ in range(64)]
+    seen = [SPACE.sample(rng) for _ in range(n_seen)]
+    x = SPACE.encode_many(seen)
+    support = Support(x, _surface(seen), {config_key(r) for r in x})
+    prior = _CountingPrior()
+    acquisition = Acquisition(_KnownSurface(), prior, TaskContext(x=x, scores=support.scores))
+    tuned = acquisition.best(pool, SPACE, support, Candidates(SPACE, {}), rng)
+    assert tuned is not None
+    calls, prior.calls = prior.calls, 0
+    if n_seen > LARGE_SUPPORT:
+        assert calls == 2  # the candidates, then the climbs' best finds
+    else:
+        assert calls > 2  # every round of the climbs
+    whole = acquisition.fresh_scores([tuned, *pool], SPACE, support)
+    assert whole[0] > whole[1:].max()  # judged by the whole acquisition, prior included
 
 
 

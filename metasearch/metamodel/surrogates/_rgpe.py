@@ -36,12 +36,22 @@ def ranking_losses(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     Only pairs whose observed scores differ count (tied failures say nothing about order);
     a sampled tie counts as half a mistake.
     """
-    i, j = np.triu_indices(len(y), 1)
-    truth = np.sign(y[i] - y[j])
-    useful = truth != 0
-    guess = np.sign(samples[..., i[useful]] - samples[..., j[useful]])
-    wrong = np.where(guess == 0, 0.5, (guess != truth[useful]).astype(np.float64))
-    return wrong.sum(-1)
+    samples = np.asarray(samples, dtype=np.float64)
+    if not (np.isfinite(y).all() and np.isfinite(samples).all()):
+        i, j = np.triu_indices(len(y), 1)
+        truth = np.sign(y[i] - y[j])
+        useful = truth != 0
+        guess = np.sign(samples[..., i[useful]] - samples[..., j[useful]])
+        wrong = np.where(guess == 0, 0.5, (guess != truth[useful]).astype(np.float64))
+        return wrong.sum(-1)
+    # Each pair once, as (lower observed, higher observed): wrong where the sample puts the
+    # lower one above (a whole mistake) or level (half). Boolean masks instead of per-pair
+    # gathers: the same counts, several times faster (the target GP's blend weights, every
+    # suggestion).
+    below = y[:, None] < y[None, :]
+    above = (samples[..., :, None] > samples[..., None, :]) & below
+    level = (samples[..., :, None] == samples[..., None, :]) & below
+    return above.sum((-2, -1)) + 0.5 * level.sum((-2, -1))
 
 
 def _joint_samples(model: GaussianProcess, x: np.ndarray, n: int, rng: np.random.Generator
