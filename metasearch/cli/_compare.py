@@ -12,6 +12,7 @@ import typer
 from metasearch.cli._output import Output
 from metasearch.cli._warehouse import DATA, WAREHOUSE
 from metasearch.errors import MetasearchError, redact_url
+from metasearch.samplers import METHODS
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -75,10 +76,7 @@ def compare(
                                              "(comma-separated; same search space) and search "
                                              "FAMILY's tasks."),
     methods: str | None = typer.Option(None, "--methods", help="Comma-separated (default "
-                                       "all): metasearch, no-warmstart, no-prior, "
-                                       "no-surrogate, rgpe-surrogate, no-pruner, no-features, "
-                                       "no-target-gp, random-acq, random, tpe, gp, cmaes, "
-                                       "ws-cmaes, ws-tpe."),
+                                       f"all): {', '.join(METHODS)}."),
     seeds: int = typer.Option(10, "--seeds", help="Seeds per (task, method)."),
     budget: int = typer.Option(50, "--budget", help="Trials per run."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
@@ -102,7 +100,6 @@ def compare(
 ) -> None:
     """Search held-out tasks with metasearch and baselines; write an HTML report and CSVs."""
     from metasearch.compare import headline_lines, summarize, summary_table, write_report
-    from metasearch.compare._methods import METHODS
     from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds, plan_compare
     from metasearch.evaluation import check_device
     from metasearch.families import set_data_path

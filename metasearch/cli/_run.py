@@ -6,7 +6,7 @@ import json
 import math
 import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ import typer
 
 from metasearch.cli._output import Output, format_value
 from metasearch.errors import MetasearchError
+from metasearch.samplers import PRUNERS, SAMPLERS
 
 if TYPE_CHECKING:
     import optuna
@@ -26,6 +27,11 @@ FAMILY = typer.Option(..., "--family", "-f", help="Task family (see `metasearch 
 TASK = typer.Option(..., "--task", "-t", help="Task id within the family.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
+
+
+def _choices(table: Mapping[str, Any]) -> str:
+    """An option's help: each registry entry's name and what it is."""
+    return "; ".join(f"{name}: {entry.description}" for name, entry in table.items()) + "."
 
 
 def _resolve(family: str, task: str, device: str, warehouse: str | None) -> Task:
@@ -50,9 +56,8 @@ def run(
     family: str = FAMILY,
     task: str = TASK,
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Trials to run."),
-    sampler: str = typer.Option("tpe", "--sampler", help="meta (MetaSampler with the family's "
-                                "meta-model), tpe, random, gp or cmaes."),
-    pruner: str = typer.Option("none", "--pruner", help="none, meta (MetaPruner) or median."),
+    sampler: str = typer.Option("tpe", "--sampler", help=_choices(SAMPLERS)),
+    pruner: str = typer.Option("none", "--pruner", help=_choices(PRUNERS)),
     model: str | None = typer.Option(None, "--model", help="With --sampler/--pruner meta: the "
                                      "meta-model folder (default: models/FAMILY of the "
                                      "warehouse, else the shipped one)."),
@@ -157,37 +162,29 @@ def _stop_on_ctrl_c(study: optuna.Study) -> Iterator[_Stop]:
 def _sampler_and_pruner(task: Task, sampler: str, pruner: str, seed: int,
                         warehouse: str | None, model: str | None, no_warehouse: bool
                         ) -> tuple[Any, Any]:
-    """The study's sampler and pruner; ``meta`` ones read the family's meta-model."""
-    import optuna
+    """The study's sampler and pruner from the registry; ``meta`` ones read the family's
+    meta-model (loaded once for both)."""
+    from metasearch.samplers import (
+        PRUNERS,
+        SAMPLERS,
+        SearchInputs,
+        build_pruner,
+        build_sampler,
+        lookup,
+    )
 
-    from metasearch.samplers import make_sampler, sampler_names
-
-    choices = ["meta", *sampler_names()]  # the one registry of cold-start samplers, plus meta
-    if sampler not in choices:
-        raise MetasearchError(f"unknown sampler {sampler!r}: expected one of {', '.join(choices)}")
-    if pruner not in ("none", "meta", "median"):
-        raise MetasearchError(f"unknown pruner {pruner!r}: expected none, meta or median")
+    lookup(SAMPLERS, sampler, "sampler")
+    lookup(PRUNERS, pruner, "pruner")
     if model is not None and "meta" not in (sampler, pruner):
         raise MetasearchError("--model is for --sampler meta or --pruner meta")
-    where = None if no_warehouse else warehouse
-    features = task.meta_features
-    chosen: Any
-    if sampler == "meta":
-        from metasearch.samplers import MetaSampler
+    meta_model = None
+    if "meta" in (sampler, pruner):
+        from metasearch.samplers._meta_loading import resolve_model
 
-        chosen = MetaSampler.from_warehouse(where, family=task.family.name,
-                                            task_features=features, model=model, seed=seed)
-    else:
-        chosen = make_sampler(sampler, seed)
-    chosen_pruner: Any = None
-    if pruner == "meta":
-        from metasearch.samplers import MetaPruner
-
-        chosen_pruner = MetaPruner.from_warehouse(where, family=task.family.name,
-                                                  task_features=features, model=model)
-    elif pruner == "median":
-        chosen_pruner = optuna.pruners.MedianPruner(n_warmup_steps=2)
-    return chosen, chosen_pruner
+        where = None if no_warehouse else warehouse
+        meta_model = resolve_model(where, task.family.name, model)
+    inputs = SearchInputs(seed=seed, model=meta_model, task_features=task.meta_features)
+    return build_sampler(sampler, inputs), build_pruner(pruner, inputs)
 
 
 def _open_warehouse(where: str | None) -> Any:

@@ -5,6 +5,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from metasearch.samplers._registry import (
+    METHODS,
+    PRUNERS,
+    SAMPLERS,
+    Built,
+    MethodSpec,
+    SearchInputs,
+    build_method,
+    build_pruner,
+    build_sampler,
+    lookup,
+)
 from metasearch.samplers._study import (
     ResultHook,
     TaskObjective,
@@ -20,13 +32,23 @@ if TYPE_CHECKING:  # loaded lazily at run time, by __getattr__ below
     from metasearch.samplers._meta_sampler import MetaSampler
 
 __all__ = [
+    "METHODS",
+    "PRUNERS",
+    "SAMPLERS",
+    "Built",
     "ColdStartWarning",
     "MetaPruner",
     "MetaSampler",
+    "MethodSpec",
     "ResultHook",
+    "SearchInputs",
     "TaskObjective",
     "WarehouseCallback",
+    "build_method",
+    "build_pruner",
+    "build_sampler",
     "create_task_study",
+    "lookup",
     "make_sampler",
     "sampler_names",
 ]

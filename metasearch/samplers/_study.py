@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metasearch.evaluation import EvalResult
+from metasearch.samplers._registry import SAMPLERS, SearchInputs, build_sampler
 
 if TYPE_CHECKING:
     import optuna
@@ -32,58 +33,19 @@ ResultHook = Callable[["optuna.trial.Trial", EvalResult], None]
 """Called once per finished trial (complete, failed or pruned) with its result."""
 
 
-def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
-    import warnings
-
-    import optuna
-
-    # multivariate + group model the conditional momentum and the cell edges jointly; both are
-    # flagged experimental by Optuna, which only warns about it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
-
-
-def _random(seed: int | None) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
-def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    return optuna.samplers.GPSampler(seed=seed)
-
-
-def _cmaes(seed: int | None) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    # Cells are categorical, which CMA-ES cannot search: it hands them to its independent
-    # sampler, and the warning for every such parameter would drown the progress bar.
-    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-
-
-_SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
-    "tpe": _tpe,
-    "random": _random,
-    "gp": _gp,
-    "cmaes": _cmaes,
-}
-
-
 def sampler_names() -> list[str]:
-    """The cold-start samplers ``metasearch run --sampler`` knows."""
-    return list(_SAMPLERS)
+    """The cold-start samplers of the registry (:data:`~metasearch.samplers.SAMPLERS`)."""
+    return [name for name in SAMPLERS if name != "meta"]
 
 
 def make_sampler(name: str, seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """A seeded Optuna sampler by name (``tpe``, ``random``, ``gp``, ``cmaes``)."""
+    """A seeded cold-start Optuna sampler by name (``tpe``, ``random``, ``gp``, ``cmaes``)."""
     from metasearch.errors import MetasearchError
 
-    if name not in _SAMPLERS:
-        raise MetasearchError(f"unknown sampler {name!r}: expected one of {', '.join(_SAMPLERS)}")
-    return _SAMPLERS[name](seed)
+    if name not in sampler_names():
+        raise MetasearchError(f"unknown sampler {name!r}: expected one of "
+                              f"{', '.join(sampler_names())}")
+    return build_sampler(name, SearchInputs(seed=seed))
 
 
 @dataclass

@@ -1,0 +1,120 @@
+"""The registry of samplers, pruners and methods that ``run`` and ``compare`` build from."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from synthetic_data import evaluated_dataset, shift_model
+
+from metasearch.errors import MetasearchError
+from metasearch.families import get_family
+from metasearch.metamodel import MetaModel, TaskContext, TaskSplit
+from metasearch.samplers import (
+    METHODS,
+    PRUNERS,
+    SAMPLERS,
+    MetaPruner,
+    MetaSampler,
+    SearchInputs,
+    build_method,
+    build_pruner,
+    build_sampler,
+)
+from metasearch.samplers._warm_start import WarmStart, WarmStartCmaEs
+
+FAMILY = get_family("shift")
+SYNTHETIC = get_family("synthetic")
+
+
+@cache
+def _with_curves() -> MetaModel:
+    """Portfolio, prior, RGPE and curves on 10 synthetic tasks: every method can build."""
+    ids = SYNTHETIC.task_ids()[:10]
+    data = evaluated_dataset(ids, 20, seed=0)
+    return MetaModel.train(data, TaskSplit(train=tuple(ids)),
+                           kinds=("portfolio", "prior", "rgpe", "curves"))
+
+
+def _first(name: str, features: dict[str, float]) -> list[dict[str, Any]]:
+    """The first five configurations method ``name`` tries on a task with ``features``."""
+    built = build_method(name, SearchInputs(seed=0, model=shift_model(), task_features=features,
+                                            space=FAMILY.space, max_budget=FAMILY.max_budget))
+    assert built.enqueue == []
+    study = optuna.create_study(direction="maximize", sampler=built.sampler)
+    out = []
+    for _ in range(5):
+        trial = study.ask()
+        out.append(FAMILY.space.suggest(trial))
+        study.tell(trial, 0.5)
+    return out
+
+
+def test_no_features_starts_with_the_uniform_portfolio() -> None:
+    assert METHODS["no-features"].group == "ablation" and METHODS["no-features"].uses_model
+    features = FAMILY.task(FAMILY.task_ids()[30]).meta_features
+    portfolio: Any = shift_model().get("portfolio")
+    assert _first("no-features", features) == portfolio.configs(5)
+    assert _first("metasearch", features) == portfolio.configs(5, TaskContext(features))
+    assert _first("metasearch", features) != _first("no-features", features)
+
+
+SAMPLER_KIND = {"metasearch": MetaSampler, "random": optuna.samplers.RandomSampler,
+                "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
+                "cmaes": optuna.samplers.CmaEsSampler, "ws-cmaes": WarmStartCmaEs,
+                "ws-tpe": optuna.samplers.TPESampler}
+PRUNED = {"metasearch", "no-warmstart", "no-prior", "no-surrogate", "rgpe-surrogate",
+          "no-features"}
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_builds_its_sampler_pruner_and_first_trials(name: str) -> None:
+    space = SYNTHETIC.space
+    best = [space.flatten(space.sample(np.random.default_rng(1)))]
+    warm = WarmStart("synthetic-0", best, [(best[0], 0.5)])
+    spec = METHODS[name]
+    built = build_method(name, SearchInputs(seed=3, model=_with_curves(), space=space,
+                                            max_budget=SYNTHETIC.max_budget, warm=warm))
+    assert isinstance(built.sampler, SAMPLER_KIND.get(name, MetaSampler))
+    assert isinstance(built.pruner, MetaPruner) == (name in PRUNED)
+    if name not in PRUNED:
+        assert built.pruner is None
+    assert built.enqueue == (best if name == "ws-tpe" else [])
+    assert spec.uses_model == (spec.group != "cold-start")
+    if spec.group == "cold-start":  # one description per sampler, in run and compare alike
+        assert spec.description == SAMPLERS[name].description
+
+
+def test_method_switches_reach_the_sampler() -> None:
+    inputs = SearchInputs(seed=0, model=_with_curves(), task_features={"log_rows": 1.0},
+                          space=SYNTHETIC.space, max_budget=SYNTHETIC.max_budget)
+    plain: Any = build_method("metasearch", inputs).sampler
+    assert plain._features == {"log_rows": 1.0}
+    assert build_method("no-features", inputs).sampler._features is None  # type: ignore[attr-defined]
+    one_step = build_method("metasearch", SearchInputs(seed=0, model=_with_curves()))
+    assert one_step.pruner is None  # one step per trial: nothing to stop
+
+
+def test_model_and_warm_start_methods_refuse_what_they_lack() -> None:
+    with pytest.raises(MetasearchError, match="'no-prior' needs a meta-model"):
+        build_method("no-prior", SearchInputs(seed=0))
+    with pytest.raises(MetasearchError, match="needs a model with the rgpe component"):
+        build_method("rgpe-surrogate", SearchInputs(seed=0, model=shift_model()))
+    with pytest.raises(MetasearchError, match="most similar training task"):
+        build_method("ws-tpe", SearchInputs(seed=0, model=shift_model()))
+    with pytest.raises(MetasearchError, match="unknown method 'magic': expected one of"):
+        build_method("magic", SearchInputs())
+
+
+def test_run_names_samplers_and_pruners_from_the_same_registry() -> None:
+    assert list(SAMPLERS) == ["meta", "tpe", "random", "gp", "cmaes"]
+    assert list(PRUNERS) == ["none", "meta", "median"]
+    assert build_pruner("none", SearchInputs()) is None
+    assert isinstance(build_pruner("median", SearchInputs()), optuna.pruners.MedianPruner)
+    cold: Any = build_sampler("meta", SearchInputs(seed=0))  # no model: MetaSampler cold-starts
+    assert isinstance(cold, MetaSampler) and cold._model is None
+    with pytest.raises(MetasearchError, match="unknown pruner 'magic': expected one of none"):
+        build_pruner("magic", SearchInputs())
