@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -22,40 +20,6 @@ def _split_list(text: str | None) -> list[str] | None:
     if not items:
         raise MetasearchError(f"an empty list: {text!r}")
     return items
-
-
-def _command(plan: Any, warehouse: str | None, model: Path | None, seed: int, device: str,
-             storage: str | None, data: Path | None = None) -> str:
-    """The command that reruns exactly this comparison (every choice spelled out)."""
-    args = ["metasearch", "compare", "--family", plan.family,
-            "--test-tasks", ",".join(plan.test), "--train-tasks", ",".join(plan.train),
-            "--methods", ",".join(plan.methods), "--seeds", str(plan.seeds),
-            "--budget", str(plan.budget), "--seed", str(seed), "--device", device]
-    if plan.protocol.get("leave_one_out"):
-        args = [a for a in args[:4]] + ["--leave-one-out"] + args[8:]
-    elif plan.protocol.get("transfer_from"):
-        args = [*args[:6], "--transfer-from", ",".join(plan.protocol["transfer_from"]),
-                *args[8:]]
-    for flag, value in (("--warehouse", warehouse), ("--model", model),
-                        ("--storage", storage), ("--data", data)):
-        if value is not None:
-            args += [flag, str(value)]
-    return shlex.join(args)
-
-
-def _markdown(table: list[list[str]], summary: dict[str, Any]) -> str:
-    """The summary table in Markdown, with median regret at 5 and at the budget (for READMEs)."""
-    regret = summary.get("regret_at", {})
-    ks = [str(k) for k in summary.get("ks", [])]
-    first, last = ("5" if "5" in ks else ks[0]), ks[-1]
-    header = [*table[0], f"median regret@{first}", f"median regret@{last}"]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for row in table[1:]:
-        at = regret.get(row[0], {})
-        medians = [at.get(k, {}).get("median") for k in (first, last)]
-        cells = [*row, *("-" if m is None else f"{m:.3f}" for m in medians)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def compare(
@@ -99,11 +63,17 @@ def compare(
                                    "table."),
 ) -> None:
     """Search held-out tasks with metasearch and baselines; write an HTML report and CSVs."""
-    from metasearch.compare import headline_lines, summarize, summary_table, write_report
-    from metasearch.compare._runner import QUICK, collect_runs, execute, known_bounds, plan_compare
+    from metasearch.compare import (
+        QUICK,
+        execute,
+        finish_compare,
+        headline_lines,
+        plan_compare,
+        rerun_command,
+        summary_table,
+    )
     from metasearch.evaluation import check_device
     from metasearch.families import set_data_path
-    from metasearch.warehouse import Warehouse
 
     check_device(device)
     set_data_path(data)
@@ -139,27 +109,13 @@ def compare(
                        status=f"{getattr(unit, 'method', '')} on {getattr(unit, 'task', '')}")
 
         counts = execute(plan, jobs=jobs, on_done=advance)
-    with Warehouse.open(warehouse) as store:
-        bounds = known_bounds(store, family, plan.test, warehouse)
-    runs, costs, unfinished = collect_runs(plan, bounds)
-    if runs.empty:
-        raise MetasearchError("no run has finished yet (all are in progress elsewhere)")
-    if unfinished:
-        output.line(f"{unfinished} runs are unfinished or running on another machine; the "
-                    "report covers the finished ones (run the same command again later)")
-    focus = "metasearch" if "metasearch" in plan.methods else plan.methods[0]
-    baselines = [m for m in plan.methods if METHODS[m].group in ("cold-start", "warm-start")
-                 and m != focus]
-    reference = "tpe" if "tpe" in plan.methods else (baselines[0] if baselines else focus)
-    summary = summarize(runs, costs, method_of_interest=focus, baselines=baselines,
-                        reference=reference)
-    plan.protocol["commands"] = [_command(plan, warehouse, model, seed, device, storage, data)]
-    plan.protocol["outcomes"] = counts
-    plan.protocol["seconds"] = round(time.perf_counter() - started, 1)
-    report = write_report(out, runs, costs, summary, title=f"metasearch compare: {family}",
-                          protocol=plan.protocol)
-    table = summary_table(summary)
-    (out / "summary.md").write_text(_markdown(table, summary))
+    command = rerun_command(plan, warehouse=warehouse, model=model, seed=seed, device=device,
+                            storage=storage, data=data)
+    result = finish_compare(plan, counts, command=command, started=started)
+    if result.unfinished:
+        output.line(f"{result.unfinished} runs are unfinished or running on another machine; "
+                    "the report covers the finished ones (run the same command again later)")
+    summary = result.summary
     if json_mode:
         output.json(summary)
         return
@@ -170,5 +126,5 @@ def compare(
                  f"{seeds} seeds", compact[0], compact[1:])
     output.line(f"p: one-sided Wilcoxon, {summary['method_of_interest']} better than the "
                 "row, Holm-adjusted; 95% intervals in the report and --json")
-    output.line(f"report: {report}  (runs.csv, costs.csv, summary.json, summary.md beside it); "
-                f"{time.perf_counter() - started:.0f}s")
+    output.line(f"report: {result.report}  (runs.csv, costs.csv, summary.json, summary.md "
+                f"beside it); {time.perf_counter() - started:.0f}s")

@@ -8,6 +8,15 @@ when a report is written.
 
 from __future__ import annotations
 
+from metasearch.compare._collect import (
+    CompareResult,
+    collect_runs,
+    finish_compare,
+    known_bounds,
+    method_roles,
+    rerun_command,
+)
+from metasearch.compare._execute import execute, run_unit
 from metasearch.compare._metrics import (
     COST_COLUMNS,
     DEFAULT_KS,
@@ -29,6 +38,8 @@ from metasearch.compare._metrics import (
     validate_runs,
     wilcoxon_vs,
 )
+from metasearch.compare._plan import QUICK, ComparePlan, RunUnit, plan_compare
+from metasearch.compare._protocols import HeldOutSplit, LeaveOneOut, TransferFrom
 from metasearch.compare._report import (
     cost_summary,
     headline,
@@ -41,21 +52,36 @@ from metasearch.compare._report import (
 __all__ = [
     "COST_COLUMNS",
     "DEFAULT_KS",
+    "QUICK",
     "RUN_COLUMNS",
+    "ComparePlan",
+    "CompareResult",
+    "HeldOutSplit",
+    "LeaveOneOut",
+    "RunUnit",
+    "TransferFrom",
     "add_regret",
     "average_rank",
     "bootstrap_ci",
+    "collect_runs",
     "cost_summary",
     "effective_ks",
+    "execute",
+    "finish_compare",
     "headline",
     "headline_lines",
     "holm",
     "incumbent_curve",
+    "known_bounds",
+    "method_roles",
     "normalized_regret",
+    "plan_compare",
     "rank_curve",
     "regret_at",
     "regret_curve",
     "regret_matrix",
+    "rerun_command",
+    "run_unit",
     "speedup",
     "summarize",
     "summary_table",

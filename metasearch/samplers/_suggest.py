@@ -172,16 +172,13 @@ def _task_ranges(warehouse: str | Path | None, family: str, direction: str
         with Warehouse.open(warehouse) as store:
             if not store.has_family(family):
                 return {}
-            trials = store.trials(family)
+            bounds = store.task_bounds(family, direction)
     except MetasearchError:
         return {}
     sign = 1.0 if direction == "maximize" else -1.0
-    done = trials[(trials["status"] == "complete") & trials["final_value"].notna()]
-    out: dict[str, tuple[float, float]] = {}
-    for task, values in done.groupby("task")["final_value"]:
-        oriented = sign * values.to_numpy(dtype=np.float64)
-        out[str(task)] = (float(oriented.min()), float(oriented.max()))
-    return out
+    return {str(task): (float(sign * worst), float(sign * best))
+            for task, best, worst in zip(bounds.index, bounds["best"], bounds["worst"],
+                                         strict=True)}
 
 
 def _copy_trials(source: optuna.Study, target: optuna.Study) -> None:

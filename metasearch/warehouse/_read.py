@@ -143,6 +143,23 @@ def trials_frame(
     return frame.astype({c: "float64" for c in ("final_value", "test_value", "cost_s")})
 
 
+def bounds_frame(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """Best and worst complete final value per task of a :func:`trials_frame`.
+
+    What regret is scaled by (compare) and what a similar task's values are put in context
+    by (suggest); ``direction`` (``maximize`` or ``minimize``) says which end is best.
+    """
+    import pandas as pd
+
+    done = frame[(frame["status"] == "complete") & frame["final_value"].notna()]
+    sign = 1.0 if direction == "maximize" else -1.0
+    rows: dict[str, dict[str, float]] = {}
+    for task, values in done.groupby("task")["final_value"]:
+        v = sign * values.to_numpy(dtype=np.float64)
+        rows[str(task)] = {"best": float(v.max() * sign), "worst": float(v.min() * sign)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["best", "worst"])
+
+
 def curves_frame(
     conn: Connection, fid: int, only: Sequence[str] | None, exclude: Sequence[str] | None
 ) -> pd.DataFrame:

@@ -221,6 +221,14 @@ class Warehouse:
             fid = _read.family_id(conn, family, self.url)
             return _read.trials_frame(conn, fid, tasks, exclude_tasks)
 
+    def task_bounds(self, family: str, direction: str, *, tasks: TaskFilter = None
+                    ) -> pd.DataFrame:
+        """Best and worst complete final value per task of ``family`` (only ``tasks``).
+
+        Indexed by task, columns ``best`` and ``worst``; ``direction`` says which end is best.
+        """
+        return _read.bounds_frame(self.trials(family, tasks=tasks), direction)
+
     def curves(
         self, family: str, *, tasks: TaskFilter = None, exclude_tasks: TaskFilter = None
     ) -> pd.DataFrame:

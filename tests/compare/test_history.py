@@ -1,5 +1,5 @@
 """compare on a family that exists only in the warehouse: a replayed table, or surrogates of
-past studies with their held-out fit in the protocol (metasearch.compare._runner)."""
+past studies with their held-out fit in the protocol (metasearch.compare)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from plain_history import FAMILY, history_warehouse
 
-from metasearch.compare._runner import collect_runs, execute, known_bounds, plan_compare
+from metasearch.compare import collect_runs, execute, known_bounds, plan_compare
 from metasearch.errors import ModelError
 from metasearch.warehouse import Warehouse, ingest_table
 

@@ -12,14 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from metasearch.cli import app
-from metasearch.compare._runner import (
-    choose_tasks,
-    collect_runs,
-    execute,
-    open_storage,
-    plan_compare,
-    run_unit,
-)
+from metasearch.compare import collect_runs, execute, plan_compare, run_unit
+from metasearch.compare._execute import open_storage
+from metasearch.compare._protocols import choose_tasks
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
 

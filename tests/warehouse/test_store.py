@@ -129,6 +129,18 @@ def test_stats_count_statuses_points_and_best_by_direction(warehouse: Warehouse)
     assert warehouse.stats("low")[0].best_value == 0.2
 
 
+def test_task_bounds_are_the_complete_trials_ends_by_direction(warehouse: Warehouse) -> None:
+    trials = make_trials("synthetic-00", 6, 4) + make_trials("synthetic-01", 6, 4, seed=1)
+    warehouse.ingest(SYN, RunSpec("src", "test"), trials)
+    bounds = warehouse.task_bounds("synthetic", "maximize")
+    for task in ("synthetic-00", "synthetic-01"):
+        done = [t.final_value for t in trials if t.task == task and t.status == "complete"]
+        assert (bounds.loc[task, "best"], bounds.loc[task, "worst"]) == (max(done), min(done))
+    flipped = warehouse.task_bounds("synthetic", "minimize", tasks=["synthetic-01"])
+    assert list(flipped.index) == ["synthetic-01"]
+    assert flipped.loc["synthetic-01", "best"] == bounds.loc["synthetic-01", "worst"]
+
+
 def test_unknown_family_read_names_the_stored_ones(warehouse: Warehouse) -> None:
     with pytest.raises(UnknownFamilyError, match=r"no family 'nope'.*no family yet"):
         warehouse.trials("nope")
