@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from metasearch.compare._plan import ComparePlan, RunUnit, benchmark_family
+from metasearch.compare._timed import TimedSampler
 from metasearch.compare._train import cached_model
+from metasearch.samplers import SearchInputs, TaskObjective, build_method
 
 __all__ = ["SUGGEST_ATTR", "execute", "finished_trials", "open_storage", "run_unit"]
 
@@ -110,9 +112,6 @@ def run_unit(unit: RunUnit) -> str:
     is deleted and run again.
     """
     import optuna
-
-    from metasearch.compare._methods import TimedSampler
-    from metasearch.samplers import SearchInputs, TaskObjective, build_method
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     task = benchmark_family(unit.family, unit.warehouse).task(unit.task)
