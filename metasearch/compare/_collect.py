@@ -22,7 +22,7 @@ from metasearch.compare._metrics import add_regret, task_bounds
 from metasearch.compare._plan import ComparePlan, benchmark_family
 from metasearch.compare._protocols import HeldOutSplit
 from metasearch.errors import MetasearchError
-from metasearch.samplers._registry import METHODS
+from metasearch.samplers._methods import METHODS
 
 __all__ = ["CompareResult", "Roles", "collect_runs", "finish_compare", "known_bounds",
            "method_roles", "rerun_command"]

@@ -20,7 +20,7 @@ import numpy as np
 from metasearch.compare._protocols import Protocol, make_protocol
 from metasearch.compare._train import check_loaded, train_model, warm_start
 from metasearch.errors import MetasearchError
-from metasearch.samplers._registry import METHODS
+from metasearch.samplers._methods import METHODS
 from metasearch.samplers._warm_start import WarmStart
 
 __all__ = ["QUICK", "ComparePlan", "RunUnit", "benchmark_family", "objective_protocol",

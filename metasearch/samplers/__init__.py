@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from metasearch.samplers._registry import (
+from metasearch.samplers._methods import (
     METHODS,
     PRUNERS,
     SAMPLERS,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metasearch.evaluation import EvalResult
-from metasearch.samplers._registry import SAMPLERS, SearchInputs, build_sampler
+from metasearch.samplers._methods import SAMPLERS, SearchInputs, build_sampler
 
 if TYPE_CHECKING:
     import optuna
