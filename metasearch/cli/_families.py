@@ -17,13 +17,23 @@ if TYPE_CHECKING:
 
 
 def _param_text(param: dict[str, Any]) -> str:
+    from metasearch.spaces import clause_from_dict
+
     if "choices" in param:
         body = "{" + ", ".join(map(str, param["choices"])) + "}"
     else:
         body = f"[{param['low']}, {param['high']}]" + (" log" if param.get("log") else "")
     condition = param.get("condition")
-    when = f" if {condition['parent']} in {condition['values']}" if condition else ""
-    return f"{param['name']} {param['kind']} {body}{when}"
+    when = f" if {clause_from_dict(condition).describe()}" if condition else ""
+    return escape(f"{param['name']} {param['kind']} {body}{when}")
+
+
+def _forbidden_text(space: dict[str, Any]) -> list[str]:
+    """One line per forbidden clause of a space's JSON description."""
+    from metasearch.spaces import clause_from_dict
+
+    return [escape(f"forbidden: {clause_from_dict(c).describe()}")
+            for c in space.get("forbidden", [])]
 
 
 def families(
@@ -61,6 +71,7 @@ def families(
         params = [_param_text(p) for p in info["space"]["params"]]
         params += [f"{c['name']} cell {c['n_nodes']} nodes {{{', '.join(c['ops'])}}}"
                    for c in info["space"]["cells"]]
+        params += _forbidden_text(info["space"])
         out.line(f"[bold]{fam.name}[/bold]: {fam.description}")
         axis = info.get("curve_axis")
         steps = f"{fam.max_budget} steps of {axis}" if axis else f"{fam.max_budget} epochs"

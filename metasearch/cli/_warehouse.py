@@ -32,7 +32,8 @@ WAREHOUSE = typer.Option(
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
 SPACE = typer.Option(
     None, "--space", help="The new family's space, given explicitly (needed for conditional "
-    "parameters): a ConfigSpace JSON, or metasearch's space JSON.")
+    "parameters): a ConfigSpace JSON (conditions and forbidden clauses), metasearch's space "
+    "JSON, or Optuna distributions as {name: distribution_to_json(d)} (no conditions).")
 DATA = typer.Option(
     None, "--data", envvar="METASEARCH_BENCHMARKS", show_envvar=True,
     help="Public benchmark data: a folder laid out like shared/benchmarks, or the family's own.",
@@ -123,7 +124,7 @@ def show(
                   "fingerprint": record.fingerprint, "space": record.space.to_dict(),
                   "tasks": tasks})
         return
-    from metasearch.cli._families import _param_text
+    from metasearch.cli._families import _forbidden_text, _param_text
 
     space = record.space.to_dict()
     out.line(f"[bold]{record.name}[/bold] ({record.source}): {record.metric}, "
@@ -132,6 +133,8 @@ def show(
         out.line(f"  - {_param_text(param)}")
     for cell in space["cells"]:
         out.line(f"  - {cell['name']} cell {cell['n_nodes']} nodes {{{', '.join(cell['ops'])}}}")
+    for text in _forbidden_text(space):
+        out.line(f"  - {text}")
     out.table(f"{record.name} tasks", ["task", "trials", "failed", "pruned", "points", "best",
                                        "meta-features"],
               [[t["task"], t["trials"], t["failed"], t["pruned"], t["curve_points"],

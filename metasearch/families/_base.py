@@ -201,6 +201,7 @@ class Task(ABC):
         self.prepare()
         curve = CurveRecorder(report)
         try:
+            self._refuse_forbidden(valid)
             test_value = self._train(valid, steps, where, seed, curve)
             status, reason = "complete", None
         except TrialFailed as exc:
@@ -254,7 +255,7 @@ class Task(ABC):
         self.prepare()
         groups: dict[Hashable, list[int]] = {}
         for index, config in enumerate(valid):
-            key = self.batch_key(config)
+            key = self.batch_key(config) if self.family.space.allows(config) else None
             groups.setdefault(index if key is None else ("batch", key), []).append(index)
         results: dict[int, EvalResult] = {}
         for members in groups.values():
@@ -296,12 +297,20 @@ class Task(ABC):
         return [self._train_one(c, budget, device, s, curve, stop_on)
                 for c, s, curve in zip(configs, seeds, curves, strict=True)]
 
+    def _refuse_forbidden(self, config: dict[str, Any]) -> None:
+        """Fail a configuration the space forbids, unrun: an Optuna sampler (which knows no
+        forbidden clauses) proposed it, and the trial's budget is spent as a failure."""
+        clause = self.family.space.forbidding(config)
+        if clause is not None:
+            raise TrialFailed(f"forbidden by the space ({clause.describe()}): not run")
+
     def _train_one(
         self, config: dict[str, Any], budget: int, device: str, seed: int,
         curve: CurveRecorder, stop_on: tuple[type[BaseException], ...],
     ) -> float | BaseException | None:
         catch: tuple[type[BaseException], ...] = (TrialFailed, *stop_on)
         try:
+            self._refuse_forbidden(config)
             return self._train(config, budget, device, seed, curve)
         except catch as exc:
             return exc

@@ -12,8 +12,11 @@ optional dependency imported only when a task is evaluated.
 The model's input follows yahpo-gym's ``BenchmarkSet._config_to_xs``: categoricals (the
 instance first) as their integer codes from ``encoding.json`` (``x_cat``, int32), numbers as
 raw float32 values (``x_cont``); an inactive conditional parameter is fed as ``#na#``'s code
-(a categorical) or 0 (a number), as YAHPO's models were trained. Inactive parameters are never
-drawn: the space's conditions keep them out of every configuration.
+(a categorical) or 0 (a number), as YAHPO's models were trained. Conditions may be ConfigSpace
+conjunctions (``rbv2_super``'s ``xgboost.eta`` is active when ``learner_id`` is ``xgboost``
+AND ``xgboost.booster`` is ``dart`` or ``gbtree``). Inactive parameters are never drawn: the
+space's conditions keep them out of every configuration; a configuration a forbidden clause
+rules out is never drawn either, and fails unrun if an Optuna sampler proposes it.
 
 Meta-features: none. The data ships only task ids (names, not quantities).
 """
@@ -234,12 +237,16 @@ class YahpoTask(Task):
         _session((self.family.folder / "model.onnx").resolve())
 
     def inputs(self, config: dict[str, Any], steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """The model's ``(x_cat, x_cont)`` for ``config`` at budget steps 1..``steps``."""
+        """The model's ``(x_cat, x_cont)`` for ``config`` at budget steps 1..``steps``.
+
+        ``config`` is validated first, so a value given for an inactive parameter (one whose
+        condition fails) is dropped and fed as inactive, never as a value.
+        """
         family, scenario = self.family, self.family.scenario
         fixed: dict[str, Any] = {f: float(family._spec(f)["upper"]) for f in scenario.fidelity}
         if scenario.instance is not None:
             fixed[scenario.instance] = self.id
-        values = {**config, **fixed}
+        values = {**family.space.validate(config), **fixed}
         cats = [self._code(name, values.get(name)) for name in scenario.cat]
         conts = [float(values.get(name, 0.0)) for name in scenario.cont]
         x_cont = np.tile(np.asarray(conts, dtype=np.float32), (steps, 1))

@@ -163,7 +163,7 @@ class Portfolio(Component):
         configs, rows, owners, seen = [], [], [], set()
         for i in chosen:
             key = pool[i][1].tobytes()
-            if key not in seen:
+            if key not in seen and data.space.allows(pool[i][0]):  # never a forbidden one
                 seen.add(key)
                 configs.append(dict(pool[i][0]))
                 rows.append(pool[i][1])

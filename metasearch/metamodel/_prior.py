@@ -296,8 +296,9 @@ class ConfigPrior(Component):
         picks = rng.choice(len(self.elite_x), size=n, p=self._weights(context)[0])
         uniform = rng.random(n) < self.uniform_weight
         draws = self._centre_cache()[1]
-        return [layout.space.sample(rng) if u else self._perturb(layout, int(e), draws, rng)
-                for e, u in zip(picks, uniform, strict=True)]
+        out = [layout.space.sample(rng) if u else self._perturb(layout, int(e), draws, rng)
+               for e, u in zip(picks, uniform, strict=True)]
+        return layout.space.redraw_forbidden(out, rng)
 
     def _perturb(self, layout: EncodingLayout, e: int, draws: list[Any],
                  rng: np.random.Generator) -> dict[str, Any]:

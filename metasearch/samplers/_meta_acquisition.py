@@ -218,11 +218,13 @@ class Acquisition:
 
     def fresh_scores(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
                      *, prior: bool = True) -> np.ndarray:
-        """:meth:`scores` of normalized configurations; minus infinity for those taken."""
+        """:meth:`scores` of normalized configurations; minus infinity for those taken and
+        those the space forbids (so neither is ever proposed)."""
         if not configs:
             return np.zeros(0)
         x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
-        fresh = np.array([config_key(row) not in support.taken for row in x])
+        fresh = np.array([config_key(row) not in support.taken and space.allows(config)
+                          for row, config in zip(x, configs, strict=True)])
         if not fresh.any():
             return np.full(len(configs), -np.inf)
         return np.where(fresh, self.scores(x, support, prior=prior), -np.inf)

@@ -428,7 +428,7 @@ class MetaSampler(BaseSampler):
             return None
         configs = self._portfolio.configs(self._n_warmstart, self._context())
         for config in configs[rank:]:
-            if config_key(space.encode(config)) not in support.taken:
+            if config_key(space.encode(config)) not in support.taken and space.allows(config):
                 return dict(config)
         return None
 

@@ -1,16 +1,25 @@
-"""Search spaces: hyperparameters, NAS-Bench-201-style cells, and one encoding of a config."""
+"""Search spaces: hyperparameters (conditional under any clause), NAS-Bench-201-style cells,
+forbidden clauses, and one encoding of a config."""
 
 from __future__ import annotations
 
 from metasearch.spaces._cell import NB201_OPS, Cell, CellSpace, canonical
-from metasearch.spaces._configspace import (
-    read_configspace_json,
+from metasearch.spaces._conditions import (
+    AllOf,
+    AnyOf,
+    Clause,
+    Comparison,
+    Condition,
+    clause_from_dict,
+)
+from metasearch.spaces._configspace import read_configspace_json, space_from_configspace
+from metasearch.spaces._files import (
+    hyperparameter_of_distribution,
     read_space_file,
-    space_from_configspace,
+    space_from_optuna_json,
 )
 from metasearch.spaces._params import (
     Categorical,
-    Condition,
     Float,
     Hyperparameter,
     Int,
@@ -21,19 +30,26 @@ from metasearch.spaces._unit import unit_position, unit_value
 
 __all__ = [
     "NB201_OPS",
+    "AllOf",
+    "AnyOf",
     "Categorical",
     "Cell",
     "CellSpace",
+    "Clause",
+    "Comparison",
     "Condition",
     "Float",
     "Hyperparameter",
     "Int",
     "SearchSpace",
     "canonical",
+    "clause_from_dict",
     "hyperparameter_from_dict",
+    "hyperparameter_of_distribution",
     "read_configspace_json",
     "read_space_file",
     "space_from_configspace",
+    "space_from_optuna_json",
     "unit_position",
     "unit_value",
 ]

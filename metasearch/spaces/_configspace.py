@@ -1,14 +1,22 @@
-"""A search space read from ConfigSpace's JSON format, conditions included, without ConfigSpace.
+"""A search space read from ConfigSpace's JSON format, conditions and forbiddens included.
 
 ConfigSpace (Lindauer et al., 2019) is how SMAC, HpBandSter, YAHPO Gym and HPOBench publish
 their spaces. Its JSON (``json_format_version`` 0.2 and 0.4, and ConfigSpace 1.x) lists
 ``hyperparameters`` (``uniform_float``, ``uniform_int``, ``categorical``, ``ordinal``,
-``constant``) and ``conditions``. An ``EQ`` or ``IN`` condition maps to one
-:class:`~metasearch.spaces.Condition` (the child is active only when its parent takes one of the
-values); conjunctions (``AND``/``OR``), comparisons (``NEQ``, ``GT``, ``LT``) and ``forbiddens``
-have no counterpart in metasearch's spaces, so they are refused with the clause named rather than
-searched as if they were not there. The package itself is not needed: its releases pin numpy
-versions this project does not run on, and the format is plain JSON.
+``constant``), ``conditions`` and ``forbiddens``, which map to metasearch's clauses
+(:mod:`metasearch.spaces._conditions`):
+
+- ``EQ`` and ``IN`` -> :class:`Condition`; ``NEQ`` -> a :class:`Condition` over the parent's
+  other choices when it has choices, else a :class:`Comparison` ``!=``; ``GT`` and ``LT`` ->
+  a :class:`Comparison` on a number, or on an ordinal the :class:`Condition` over the values
+  after (before) the given one in its sequence; ``AND`` and ``OR`` (nested to any depth) ->
+  :class:`AllOf` and :class:`AnyOf`.
+- forbidden ``EQUALS`` and ``IN`` -> :class:`Condition` on the named parameter; ``AND`` ->
+  :class:`AllOf` of those. ConfigSpace's relations between two parameters (``RELATION``) are
+  refused, naming the clause, rather than searched as if they were not there.
+
+The package itself is not needed: its releases pin numpy versions this project does not run
+on, and the format is plain JSON.
 """
 
 from __future__ import annotations
@@ -19,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from metasearch.errors import SpaceError
-from metasearch.spaces._params import Categorical, Condition, Float, Hyperparameter, Int
+from metasearch.spaces._conditions import AllOf, AnyOf, Clause, Comparison, Condition
+from metasearch.spaces._params import Categorical, Float, Hyperparameter, Int
 from metasearch.spaces._space import SearchSpace
 
-__all__ = ["read_configspace_json", "read_space_file", "space_from_configspace"]
+__all__ = ["read_configspace_json", "space_from_configspace"]
 
 
 def read_configspace_json(path: str | Path, *, exclude: Collection[str] = ()) -> SearchSpace:
@@ -41,59 +50,46 @@ def read_configspace_json(path: str | Path, *, exclude: Collection[str] = ()) ->
         raise SpaceError(f"{path}: {exc}") from exc
 
 
-def read_space_file(path: str | Path) -> SearchSpace:
-    """A space given explicitly in a JSON file: ConfigSpace's format (a ``hyperparameters``
-    list) or metasearch's own (:meth:`SearchSpace.to_dict`: a ``params`` list), conditions
-    included in both.
-
-    Raises:
-        SpaceError: the file is unreadable or in neither format.
-    """
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise SpaceError(f"{path}: cannot be read as a JSON space: {exc}") from exc
-    if isinstance(data, Mapping) and "hyperparameters" in data:
-        return read_configspace_json(path)
-    if isinstance(data, Mapping) and "params" in data:
-        try:
-            return SearchSpace.from_dict(data)
-        except SpaceError as exc:
-            raise SpaceError(f"{path}: {exc}") from exc
-    raise SpaceError(f"{path}: neither a ConfigSpace JSON ('hyperparameters') nor a metasearch "
-                     "space ('params', as `metasearch warehouse show --json` prints it)")
-
-
 def space_from_configspace(data: Mapping[str, Any], *, exclude: Collection[str] = ()
                            ) -> SearchSpace:
     """The space of a parsed ConfigSpace JSON document.
 
     Parameters keep ConfigSpace's alphabetical order, except that a conditional one comes after
-    its parent. ``exclude`` drops parameters a benchmark fixes itself (its instance, its
-    fidelities); a condition on a dropped parent is refused.
+    its parents. ``exclude`` drops parameters a benchmark fixes itself (its instance, its
+    fidelities); a condition or forbidden clause that reads a dropped parameter is refused.
 
     Raises:
-        SpaceError: a malformed document, an unsupported type or condition, or a forbidden.
+        SpaceError: a malformed document, an unsupported type, condition or forbidden clause.
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("hyperparameters"), list):
         raise SpaceError("not a ConfigSpace JSON: no list of 'hyperparameters'")
-    if data.get("forbiddens"):
-        raise SpaceError(f"forbidden clauses are not supported: {data['forbiddens']!r}")
-    conditions = _conditions(data.get("conditions") or [])
     specs = {str(spec.get("name")): spec for spec in data["hyperparameters"]
              if isinstance(spec, Mapping)}
+    conditions = _conditions(data.get("conditions") or [], specs)
+    kept = sorted(set(specs) - set(exclude))
     params: dict[str, Hyperparameter] = {}
-    for name in sorted(set(specs) - set(exclude)):
+    for name in kept:
         condition = conditions.get(name)
-        if condition is not None and condition.parent not in specs:
-            raise SpaceError(f"{name}: condition on unknown parameter {condition.parent!r}")
-        if condition is not None and condition.parent in exclude:
-            raise SpaceError(f"{name}: its condition's parent {condition.parent!r} is excluded")
+        if condition is not None:
+            _check_reads(f"{name}'s condition", condition, specs, exclude)
         params[name] = _param(specs[name], condition)
-    return SearchSpace(params=_parents_first(params))
+    forbidden = tuple(_forbidden(f) for f in data.get("forbiddens") or [])
+    for clause in forbidden:
+        _check_reads(f"forbidden clause {clause.describe()!r}", clause, specs, exclude)
+    return SearchSpace(params=_parents_first(params), forbidden=forbidden)
 
 
-def _param(spec: Mapping[str, Any], condition: Condition | None) -> Hyperparameter:
+def _check_reads(what: str, clause: Clause, specs: Mapping[str, Any],
+                 exclude: Collection[str]) -> None:
+    for parent in sorted(clause.parents):
+        if parent not in specs:
+            raise SpaceError(f"{what} reads unknown parameter {parent!r}")
+        if parent in exclude:
+            raise SpaceError(f"{what} reads {parent!r}, which is excluded (the benchmark "
+                             "fixes it)")
+
+
+def _param(spec: Mapping[str, Any], condition: Clause | None) -> Hyperparameter:
     kind, name = spec.get("type"), str(spec.get("name"))
     try:
         if kind == "uniform_float":
@@ -102,36 +98,102 @@ def _param(spec: Mapping[str, Any], condition: Condition | None) -> Hyperparamet
         if kind == "uniform_int":
             return Int(name, int(spec["lower"]), int(spec["upper"]),
                        log=bool(spec.get("log", False)), condition=condition)
-        if kind == "categorical":
-            return Categorical(name, tuple(spec["choices"]), condition=condition)
-        if kind == "ordinal":
-            return Categorical(name, tuple(spec["sequence"]), condition=condition)
-        if kind == "constant":
-            return Categorical(name, (spec["value"],), condition=condition)
+        if kind in ("categorical", "ordinal", "constant"):
+            return Categorical(name, _choices(spec), condition=condition)
     except (KeyError, TypeError, ValueError) as exc:
         raise SpaceError(f"malformed {kind} hyperparameter {name!r}: {exc!r}") from exc
     raise SpaceError(f"hyperparameter {name!r} of type {kind!r} is not supported (expected "
                      "uniform_float, uniform_int, categorical, ordinal or constant)")
 
 
-def _conditions(clauses: list[Any]) -> dict[str, Condition]:
-    """Each conditioned child's :class:`Condition` (one EQ or IN clause per child)."""
-    out: dict[str, Condition] = {}
+def _choices(spec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A categorical's choices, an ordinal's sequence (in order), a constant's one value."""
+    kind = spec.get("type")
+    if kind == "categorical":
+        return tuple(spec["choices"])
+    if kind == "ordinal":
+        return tuple(spec["sequence"])
+    return (spec["value"],)
+
+
+# -- conditions ---------------------------------------------------------------------------------
+
+
+def _conditions(clauses: list[Any], specs: Mapping[str, Any]) -> dict[str, Clause]:
+    """Each conditioned child's clause (one entry per child: a conjunction for several)."""
+    out: dict[str, Clause] = {}
     for clause in clauses:
-        kind = clause.get("type") if isinstance(clause, Mapping) else None
-        if kind not in ("EQ", "IN"):
-            raise SpaceError(f"condition {clause!r} is not supported: metasearch's conditions "
-                             "are one parent taking one of some values (EQ or IN)")
+        if not isinstance(clause, Mapping) or "child" not in clause:
+            raise SpaceError(f"condition {clause!r} names no child")
         child = str(clause["child"])
         if child in out:
-            raise SpaceError(f"{child}: more than one condition (a conjunction) is not supported")
-        values = (clause["value"],) if kind == "EQ" else tuple(clause["values"])
-        out[child] = Condition(str(clause["parent"]), values)
+            raise SpaceError(f"{child}: two separate conditions (ConfigSpace itself refuses "
+                             "them as ambiguous; join them in an AND or OR conjunction)")
+        out[child] = _condition(clause, specs)
     return out
 
 
+def _condition(clause: Mapping[str, Any], specs: Mapping[str, Any]) -> Clause:
+    """One ConfigSpace condition (possibly a nested conjunction) as a clause."""
+    if not isinstance(clause, Mapping):
+        raise SpaceError(f"condition {clause!r} is not a JSON object")
+    kind = clause.get("type")
+    if kind not in ("EQ", "NEQ", "IN", "GT", "LT", "AND", "OR"):
+        raise SpaceError(f"condition {dict(clause)!r} is not supported (expected EQ, NEQ, IN, "
+                         "GT, LT, AND or OR)")
+    try:
+        if kind in ("AND", "OR"):
+            parts = tuple(_condition(c, specs) for c in clause["conditions"])
+            if len(parts) == 1:
+                return parts[0]
+            return AllOf(parts) if kind == "AND" else AnyOf(parts)
+        parent = str(clause["parent"])
+        if kind == "EQ":
+            return Condition(parent, (clause["value"],))
+        if kind == "IN":
+            return Condition(parent, tuple(clause["values"]))
+        return _comparison(parent, str(kind), clause["value"], specs.get(parent, {}))
+    except (KeyError, TypeError) as exc:
+        raise SpaceError(f"malformed condition {dict(clause)!r}: {exc!r}") from exc
+
+
+def _comparison(parent: str, kind: str, value: Any, spec: Mapping[str, Any]) -> Clause:
+    """NEQ, GT or LT: over the parent's choices where it has them, else on its numbers."""
+    if spec.get("type") in ("categorical", "ordinal", "constant"):
+        choices = _choices(spec)
+        if kind == "NEQ":
+            return Condition(parent, tuple(c for c in choices if c != value))
+        if spec.get("type") != "ordinal" or value not in choices:
+            raise SpaceError(f"{kind} on {parent!r}: an order needs an ordinal parent and one "
+                             f"of its values, got {value!r}")
+        at = choices.index(value)
+        return Condition(parent, choices[at + 1:] if kind == "GT" else choices[:at])
+    op = {"NEQ": "!=", "GT": ">", "LT": "<"}[kind]
+    return Comparison(parent, op, value)
+
+
+# -- forbidden clauses --------------------------------------------------------------------------
+
+
+def _forbidden(clause: Any) -> Clause:
+    """One ConfigSpace forbidden clause as the clause it forbids."""
+    kind = clause.get("type") if isinstance(clause, Mapping) else None
+    try:
+        if kind == "AND":
+            parts = tuple(_forbidden(c) for c in clause["clauses"])
+            return parts[0] if len(parts) == 1 else AllOf(parts)
+        if kind == "EQUALS":
+            return Condition(str(clause["name"]), (clause["value"],))
+        if kind == "IN":
+            return Condition(str(clause["name"]), tuple(clause["values"]))
+    except (KeyError, TypeError) as exc:
+        raise SpaceError(f"malformed forbidden clause {clause!r}: {exc!r}") from exc
+    raise SpaceError(f"forbidden clause {clause!r} is not supported (expected EQUALS, IN or an "
+                     "AND of them; relations between two parameters are not)")
+
+
 def _parents_first(params: dict[str, Hyperparameter]) -> tuple[Hyperparameter, ...]:
-    """Alphabetical, with every conditional parameter moved after its parent (stable)."""
+    """Alphabetical, with every conditional parameter moved after its parents (stable)."""
     ordered: list[Hyperparameter] = []
     placed: set[str] = set()
     visiting: set[str] = set()
@@ -142,8 +204,8 @@ def _parents_first(params: dict[str, Hyperparameter]) -> tuple[Hyperparameter, .
         if param.name in visiting:
             raise SpaceError(f"{param.name}: its conditions form a cycle")
         visiting.add(param.name)
-        if param.condition is not None:
-            place(params[param.condition.parent])
+        for parent in sorted(param.condition.parents if param.condition is not None else ()):
+            place(params[parent])
         ordered.append(param)
         placed.add(param.name)
 

@@ -1,5 +1,7 @@
 """Hyperparameters: float, log-float, int, categorical, each optionally conditional.
 
+A conditional one is active when its :class:`~metasearch.spaces.Clause` holds.
+
 Each hyperparameter knows four things the rest of metasearch needs: its Optuna distribution (so
 any Optuna sampler can search it), how to check a value a user hands in, how to draw a value
 uniformly, and its slice of the one numeric encoding that every model of the project reads.
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from metasearch.errors import SpaceError
+from metasearch.spaces._conditions import Clause, Condition, clause_from_dict
 from metasearch.spaces._unit import unit_position, unit_value
 
 if TYPE_CHECKING:
@@ -25,24 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["Categorical", "Condition", "Float", "Hyperparameter", "Int"]
 
 
-@dataclass(frozen=True)
-class Condition:
-    """Makes a hyperparameter active only when another one takes one of some values.
-
-    Example: ``Condition("optimizer", ("sgd",))`` on ``momentum``.
-    """
-
-    parent: str
-    values: tuple[Any, ...]
-
-    def holds(self, config: Mapping[str, Any]) -> bool:
-        """Whether the condition is met by ``config`` (a missing parent never meets it)."""
-        return self.parent in config and config[self.parent] in self.values
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"parent": self.parent, "values": list(self.values)}
-
-
 class Hyperparameter(ABC):
     """One named dimension of a search space.
 
@@ -50,7 +35,7 @@ class Hyperparameter(ABC):
     """
 
     name: str
-    condition: Condition | None
+    condition: Clause | None
 
     @property
     def kind(self) -> str:
@@ -142,7 +127,7 @@ class Float(_Numeric):
     low: float
     high: float
     log: bool = False
-    condition: Condition | None = None
+    condition: Clause | None = None
 
     def __post_init__(self) -> None:
         self._check_bounds()
@@ -174,7 +159,7 @@ class Int(_Numeric):
     high: int
     log: bool = False
     step: int = 1
-    condition: Condition | None = None
+    condition: Clause | None = None
 
     def __post_init__(self) -> None:
         self._check_bounds()
@@ -212,7 +197,7 @@ class Categorical(Hyperparameter):
 
     name: str
     choices: tuple[Any, ...]
-    condition: Condition | None = None
+    condition: Clause | None = None
 
     def __post_init__(self) -> None:
         if not self.choices or len(set(self.choices)) != len(self.choices):
@@ -261,7 +246,7 @@ def hyperparameter_from_dict(data: Mapping[str, Any]) -> Hyperparameter:
         raise SpaceError(f"unknown hyperparameter kind {kind!r}: expected one of {list(_KINDS)}")
     condition = fields.pop("condition", None)
     if condition is not None:
-        fields["condition"] = Condition(condition["parent"], tuple(condition["values"]))
+        fields["condition"] = clause_from_dict(condition)
     if "choices" in fields:
         fields["choices"] = tuple(fields["choices"])
     try:

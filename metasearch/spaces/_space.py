@@ -18,6 +18,7 @@ import numpy as np
 
 from metasearch.errors import SpaceError
 from metasearch.spaces._cell import CellSpace
+from metasearch.spaces._conditions import Clause, clause_from_dict
 from metasearch.spaces._params import Hyperparameter, hyperparameter_from_dict
 
 if TYPE_CHECKING:
@@ -25,34 +26,48 @@ if TYPE_CHECKING:
 
     import optuna
 
-__all__ = ["SearchSpace"]
+__all__ = ["MAX_REJECTIONS", "SearchSpace"]
+
+MAX_REJECTIONS = 1000
+"""Forbidden draws :meth:`SearchSpace.sample` redraws before it gives up on the space."""
 
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Hyperparameters (in order: a conditional one comes after its parent) and cells.
+    """Hyperparameters (in order: a conditional one comes after its parents), cells, and
+    forbidden clauses.
 
     Args:
         params: the hyperparameters.
         cells: the cell architectures; each appears in a configuration under its ``name``.
+        forbidden: clauses no configuration may satisfy (ConfigSpace's forbiddens). They
+            constrain what is drawn and proposed (:meth:`sample` redraws, :meth:`allows`
+            tells); :meth:`validate` checks a configuration's values and activity only, so a
+            forbidden configuration that was run (and failed) can still be read and stored.
     """
 
     params: tuple[Hyperparameter, ...] = ()
     cells: tuple[CellSpace, ...] = ()
+    forbidden: tuple[Clause, ...] = ()
 
     def __post_init__(self) -> None:
         seen: list[str] = []
         for param in self.params:
-            if param.condition is not None and param.condition.parent not in seen:
+            missing = sorted(param.condition.parents - set(seen)) \
+                if param.condition is not None else []
+            if missing:
                 raise SpaceError(
-                    f"{param.name}: its condition's parent {param.condition.parent!r} must be "
-                    "a hyperparameter listed before it"
+                    f"{param.name}: its condition's parent(s) {missing} must be hyperparameters "
+                    "listed before it"
                 )
             seen.append(param.name)
         names = [*seen, *(c.name for c in self.cells)]
         flat = [*seen, *(n for c in self.cells for n in c.param_names)]
         if len(set(names)) != len(names) or len(set(flat)) != len(flat):
             raise SpaceError(f"search space names must be unique, got {sorted(flat)}")
+        unknown = sorted({n for c in self.forbidden for n in c.parents} - set(seen))
+        if unknown:
+            raise SpaceError(f"forbidden clauses read unknown hyperparameter(s) {unknown}")
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
@@ -108,8 +123,45 @@ class SearchSpace:
             out[cell.name] = cell.parse(config[cell.name]).to_nb201()
         return out
 
+    def forbidding(self, config: Mapping[str, Any]) -> Clause | None:
+        """The first forbidden clause that ``config`` (a valid configuration) satisfies."""
+        return next((c for c in self.forbidden if c.holds(config)), None)
+
+    def allows(self, config: Mapping[str, Any]) -> bool:
+        """Whether no forbidden clause holds on ``config`` (a valid configuration)."""
+        return not self.forbidden or self.forbidding(config) is None
+
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        """A configuration drawn uniformly (per parameter) from the space."""
+        """A configuration drawn uniformly (per parameter) from the space, less what its
+        forbidden clauses rule out (rejection: a forbidden draw is drawn again).
+
+        Raises:
+            SpaceError: :data:`MAX_REJECTIONS` draws in a row were all forbidden.
+        """
+        clause: Clause | None = None
+        for _ in range(MAX_REJECTIONS):
+            config = self._draw(rng)
+            clause = self.forbidding(config)
+            if clause is None:
+                return config
+        last = clause.describe() if clause is not None else "?"
+        raise SpaceError(f"{MAX_REJECTIONS} uniform draws in a row were forbidden (the last by "
+                         f"{last}): the forbidden clauses rule out nearly all of "
+                         "the space")
+
+    def redraw_forbidden(self, configs: list[dict[str, Any]], rng: np.random.Generator
+                         ) -> list[dict[str, Any]]:
+        """``configs`` with each forbidden one replaced by a :meth:`sample` draw.
+
+        For a model's own draws (a prior's perturbations know nothing of forbidden clauses).
+        A space that forbids nothing returns ``configs`` as they are, drawing nothing, so its
+        random stream (hence every seeded result) is what it was before forbidden clauses.
+        """
+        if not self.forbidden:
+            return configs
+        return [c if self.allows(c) else self.sample(rng) for c in configs]
+
+    def _draw(self, rng: np.random.Generator) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for param in self.params:
             if param.condition is None or param.condition.holds(out):
@@ -119,7 +171,12 @@ class SearchSpace:
         return out
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Ask an Optuna trial for a configuration, define-by-run (conditions honoured)."""
+        """Ask an Optuna trial for a configuration, define-by-run (conditions honoured).
+
+        The trial's sampler chooses the values, so a forbidden configuration can come back
+        (Optuna's samplers know no forbidden clauses); :meth:`allows` tells, and
+        :meth:`Task.evaluate <metasearch.families.Task.evaluate>` fails such a trial unrun.
+        """
         out: dict[str, Any] = {}
         for param in self.params:
             if param.condition is None or param.condition.holds(out):
@@ -211,7 +268,10 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description, read back by :meth:`from_dict`."""
         cells = [{"name": c.name, "n_nodes": c.n_nodes, "ops": list(c.ops)} for c in self.cells]
-        return {"params": [p.to_dict() for p in self.params], "cells": cells}
+        out = {"params": [p.to_dict() for p in self.params], "cells": cells}
+        if self.forbidden:  # only then: a space without any keeps its fingerprint
+            out["forbidden"] = [c.to_dict() for c in self.forbidden]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
@@ -222,9 +282,10 @@ class SearchSpace:
                 CellSpace(name=c["name"], n_nodes=int(c["n_nodes"]), ops=tuple(c["ops"]))
                 for c in data.get("cells", [])
             )
+            forbidden = tuple(clause_from_dict(c) for c in data.get("forbidden", []))
         except (KeyError, TypeError, AttributeError) as exc:
             raise SpaceError(f"malformed search space description: {exc!r}") from exc
-        return cls(params, cells)
+        return cls(params, cells, forbidden)
 
     def fingerprint(self) -> str:
         """A short hash that changes whenever the space does (checked when loading models)."""

@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metasearch.errors import SpaceError, WarehouseError, redact, redact_url
-from metasearch.spaces import Categorical, Float, Hyperparameter, Int, SearchSpace
 from metasearch.records import FamilyLike, FamilySpec, RunSpec, TrialData
+from metasearch.spaces import (
+    Categorical,
+    Float,
+    Hyperparameter,
+    Int,
+    SearchSpace,
+    hyperparameter_of_distribution,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -170,15 +177,10 @@ def load_studies(storage: str, patterns: Sequence[str] = ()) -> list[optuna.Stud
 
 
 def _hyperparameter(name: str, dist: Any) -> Hyperparameter:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if isinstance(dist, FloatDistribution):
-        return Float(name, dist.low, dist.high, log=dist.log)
-    if isinstance(dist, IntDistribution):
-        return Int(name, dist.low, dist.high, log=dist.log, step=dist.step)
-    if isinstance(dist, CategoricalDistribution):
-        return Categorical(name, tuple(dist.choices))
-    raise WarehouseError(f"parameter {name!r}: unsupported Optuna distribution {dist!r}")
+    try:
+        return hyperparameter_of_distribution(name, dist)
+    except SpaceError as exc:
+        raise WarehouseError(str(exc)) from exc
 
 
 def _kind(param: Hyperparameter) -> str:

@@ -158,3 +158,84 @@ def test_predictions_match_yahpo_gym(name: str, task_id: str, config: dict, expe
     assert len(result.curve) == 10 and result.config == config
     # One batched call for the 10 steps against yahpo-gym's one row: float32 rounding only.
     assert [result.curve[i] for i in (0, 4, 9)] == pytest.approx(expected, abs=1e-5)
+
+
+# -- a scenario with conjunctions and a forbidden clause (the shape of rbv2_super) ---------------
+
+SUPER_SPACE = {
+    "hyperparameters": [
+        {"name": "task_id", "type": "categorical", "choices": ["a", "b"]},
+        {"name": "learner", "type": "categorical", "choices": ["svm", "xgb"]},
+        {"name": "svm.kernel", "type": "categorical", "choices": ["linear", "poly"]},
+        {"name": "svm.degree", "type": "uniform_int", "lower": 2, "upper": 5, "log": False},
+        {"name": "xgb.eta", "type": "uniform_float", "lower": 0.001, "upper": 1.0, "log": True},
+        {"name": "trainsize", "type": "uniform_float", "lower": 0.03, "upper": 1.0},
+    ],
+    "conditions": [
+        {"child": "svm.kernel", "parent": "learner", "type": "EQ", "value": "svm"},
+        {"child": "svm.degree", "type": "AND", "conditions": [
+            {"child": "svm.degree", "parent": "svm.kernel", "type": "EQ", "value": "poly"},
+            {"child": "svm.degree", "parent": "learner", "type": "EQ", "value": "svm"}]},
+        {"child": "xgb.eta", "parent": "learner", "type": "EQ", "value": "xgb"},
+    ],
+    "forbiddens": [{"type": "AND", "clauses": [
+        {"name": "svm.kernel", "type": "EQUALS", "value": "poly"},
+        {"name": "svm.degree", "type": "EQUALS", "value": 5}]}],
+}
+SUPER_CAT = ["task_id", "learner", "svm.kernel"]
+SUPER_CONT = ["svm.degree", "xgb.eta", "trainsize"]
+
+
+def super_scenario(root: Path) -> None:
+    folder = root / "yahpo" / "toysuper"
+    folder.mkdir(parents=True)
+    (folder / "config_space.json").write_text(json.dumps(SUPER_SPACE))
+    (folder / "encoding.json").write_text(json.dumps({
+        "task_id": {"#na#": 0, "a": 1, "b": 2}, "learner": {"#na#": 0, "svm": 1, "xgb": 2},
+        "svm.kernel": {"#na#": 0, "linear": 1, "poly": 2}}))
+    (folder / "scenario.json").write_text(json.dumps({
+        **TOY_SCENARIO, "y_names": [*SUPER_CAT, *SUPER_CONT], "cont_names": SUPER_CONT,
+        "cat_names": SUPER_CAT}))
+    write_echo_model(folder / "model.onnx")
+
+
+def test_a_scenario_with_conjunctions_and_forbiddens_is_searched_as_defined(
+        tmp_path: Path) -> None:
+    super_scenario(tmp_path)
+    set_data_path(tmp_path)
+    family = get_family("yahpo-toysuper")
+    task = family.task("b")
+    # svm with a linear kernel: degree inactive (its AND fails), fed as 0; eta inactive too
+    np.testing.assert_allclose(
+        task.predict({"learner": "svm", "svm.kernel": "linear", "svm.degree": 3}, 1),
+        [[2, 1, 1, 0, 0, 0.1]])
+    poly = task.evaluate({"learner": "svm", "svm.kernel": "poly", "svm.degree": 3})
+    assert poly.status == "complete" and poly.config["svm.degree"] == 3
+    banned = task.evaluate({"learner": "svm", "svm.kernel": "poly", "svm.degree": 5})
+    assert banned.status == "failed" and banned.curve == ()
+    assert "forbidden" in (banned.failure_reason or "")
+    rng = np.random.default_rng(1)
+    draws = [family.space.sample(rng) for _ in range(300)]
+    assert all(family.space.validate(c) == c and family.space.allows(c) for c in draws)
+    assert {c.get("svm.degree") for c in draws} == {None, 2, 3, 4}
+
+
+SUPER_DATA = [name for name in ("rbv2_super", "iaml_super")
+              if not (DATA / "yahpo" / name / "model.onnx").is_file()]
+
+
+@pytest.mark.skipif(bool(SUPER_DATA), reason=f"YAHPO scenario folder(s) {SUPER_DATA} not "
+                    f"found under {(DATA / 'yahpo').resolve()} (YAHPO Gym's data, v1.0.2)")
+def test_the_super_scenarios_load_with_their_conjunctions() -> None:
+    result = runner.invoke(app, ["families", "--data", str(DATA), "--json"])
+    assert result.exit_code == 0, result.output
+    found = {f["name"]: f for f in json.loads(result.output)}
+    for name, learner in (("yahpo-rbv2_super", "learner_id"), ("yahpo-iaml_super", "learner")):
+        assert "error" not in found[name], found[name]
+        space = get_family(name).space
+        assert space.params[0].name == learner
+        eta = space.param("xgboost.eta").condition
+        assert eta is not None and eta.parents == {learner, "xgboost.booster"}
+        config = space.sample(np.random.default_rng(0))
+        assert get_family(name).task(get_family(name).task_ids()[0]).evaluate(
+            config, 1).status == "complete"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from metasearch.errors import MetasearchError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset, TaskContext
 from metasearch.metamodel._portfolio import Portfolio, greedy_order
+from metasearch.spaces import AllOf, Comparison, Condition, SearchSpace
 
 FAMILY = get_family("synthetic")
 
@@ -196,3 +198,15 @@ def test_round_trip_gives_identical_portfolios() -> None:
     arrays["scores"] = arrays["scores"][:3]
     with pytest.raises(MetasearchError, match="do not match"):
         Portfolio.restore(settings, arrays, FAMILY.space)
+
+
+def test_a_forbidden_past_trial_is_never_a_candidate() -> None:
+    """Past trials that the family's space now forbids (adam with lr above 1e-3, where most of
+    the training tasks' best trials are) never enter the portfolio."""
+    data = _split(0)[0]
+    ban = AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3)))
+    assert any(ban.holds(c) for c in _fitted(0).configs(16))  # the ban bites
+    space = SearchSpace(data.space.params, data.space.cells, forbidden=(ban,))
+    portfolio = Portfolio()
+    portfolio.fit(dataclasses.replace(data, space=space))
+    assert portfolio.configs(16) and not any(ban.holds(c) for c in portfolio.configs(16))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from metasearch.metamodel._kernels import (
     _truncated_normal,
 )
 from metasearch.metamodel._prior import ConfigPrior
-from metasearch.spaces import Categorical, Float, SearchSpace
+from metasearch.spaces import AllOf, Categorical, Comparison, Condition, Float, SearchSpace
 
 FAMILY = get_family("synthetic")
 
@@ -245,3 +246,16 @@ def test_task_weights_are_cached_per_context_and_not_shared_across_contexts() ->
     assert not np.array_equal(w_first, prior.elite_weights(other))
     w_first[:] = 0.0  # callers get their own copy
     np.testing.assert_array_equal(prior.elite_weights(first), fresh.elite_weights(first))
+
+
+def test_samples_are_never_forbidden() -> None:
+    """Perturbations of past best trials know nothing of forbidden clauses; each forbidden
+    one is drawn again, and a space without any keeps its draws (and random stream) as is."""
+    data = _split(0)[0]
+    ban = AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3)))
+    assert sum(ban.holds(c) for c in _fitted(0).sample(300, np.random.default_rng(3))) > 10
+    banned = ConfigPrior()
+    banned.fit(dataclasses.replace(data, space=SearchSpace(data.space.params, data.space.cells,
+                                                           forbidden=(ban,))))
+    samples = banned.sample(300, np.random.default_rng(3))
+    assert len(samples) == 300 and not any(ban.holds(c) for c in samples)

@@ -111,3 +111,93 @@ def test_ingested_with_its_space_meta_trained_and_searched(table: tuple[Path, Pa
         tree = trial.params["booster"] == "tree"
         assert ("depth" in trial.params) == tree, trial.params
         assert ("depth" in proposal) == (proposal["booster"] == "tree"), proposal
+
+
+# -- conjunctions and a forbidden clause, end to end ---------------------------------------------
+
+AND_SPACE = {
+    "hyperparameters": [
+        {"name": "learner", "type": "categorical", "choices": ["linear", "tree"]},
+        {"name": "eta", "type": "uniform_float", "lower": 0.001, "upper": 1.0, "log": True},
+        {"name": "booster", "type": "categorical", "choices": ["gbtree", "dart"]},
+        {"name": "depth", "type": "uniform_int", "lower": 1, "upper": 12, "log": False},
+        {"name": "drop", "type": "uniform_float", "lower": 0.0, "upper": 0.5, "log": False},
+    ],
+    "conditions": [
+        {"child": "booster", "parent": "learner", "type": "EQ", "value": "tree"},
+        {"child": "depth", "type": "AND", "conditions": [
+            {"child": "depth", "parent": "learner", "type": "EQ", "value": "tree"},
+            {"child": "depth", "parent": "booster", "type": "IN", "values": ["gbtree"]}]},
+        {"child": "drop", "parent": "booster", "type": "NEQ", "value": "gbtree"},
+    ],
+    # the table's best configurations (deep gbtrees at depth 8 or 9) are forbidden now
+    "forbiddens": [{"type": "AND", "clauses": [
+        {"name": "booster", "type": "EQUALS", "value": "gbtree"},
+        {"name": "depth", "type": "IN", "values": [8, 9]}]}],
+}
+
+
+def and_configs(n: int = 40) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(1)
+    out = []
+    for i in range(n):
+        config: dict[str, Any] = {"learner": "tree" if i % 4 else "linear",
+                                  "eta": float(10 ** rng.uniform(-3, 0))}
+        if config["learner"] == "tree":
+            config["booster"] = "gbtree" if i % 4 != 3 else "dart"
+            if config["booster"] == "gbtree":
+                config["depth"] = int(rng.integers(1, 13))
+            else:
+                config["drop"] = float(rng.uniform(0, 0.5))
+        out.append(config)
+    return out
+
+
+def and_score(config: dict[str, Any], task: int) -> float:
+    """gbtrees of depth 8 or 9 win (so the forbidden depths tempt every model)."""
+    eta = -0.05 * (math.log10(config["eta"]) + 1.0 + 0.1 * task) ** 2
+    if config.get("booster") == "gbtree":
+        return 0.9 - 0.03 * abs(config["depth"] - 8.5) + eta
+    return 0.6 + eta - (0.1 * config.get("drop", 0.0))
+
+
+def allowed_and_active(config: dict[str, Any]) -> None:
+    """The space's rules, written out by hand: activity of each parameter, and the ban."""
+    tree, gbtree = config.get("learner") == "tree", config.get("booster") == "gbtree"
+    assert ("booster" in config) == tree, config
+    assert ("depth" in config) == (tree and gbtree), config
+    assert ("drop" in config) == (tree and config.get("booster") == "dart"), config
+    assert not (gbtree and config.get("depth") in (8, 9)), config
+
+
+def test_conjunctions_and_forbiddens_ingested_trained_and_searched(tmp_path: Path) -> None:
+    rows = [{"task": t, "trial": i, "step": 1, "value": and_score(c, k), "config": json.dumps(c)}
+            for k, t in enumerate(TASKS) for i, c in enumerate(and_configs())]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "space.json").write_text(json.dumps(AND_SPACE))
+    where = str(tmp_path / "w.db")
+    ingested = runner.invoke(app, ["warehouse", "ingest-table", str(tmp_path / "runs.csv"),
+                                   "-f", "cond-and", "--space", str(tmp_path / "space.json"),
+                                   "-w", where, "--json"])
+    assert ingested.exit_code == 0, ingested.output
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": TASKS[:4], "validation": [TASKS[4]],
+                                 "test": [TASKS[5]]}))
+    trained = runner.invoke(app, ["meta-train", "-f", "cond-and", "-w", where, "--split",
+                                  str(split), "--components", "portfolio,prior,surrogate"])
+    assert trained.exit_code == 0, trained.output
+    with Warehouse.open(where) as store:
+        assert store.family("cond-and").space.forbidden  # stored with the family
+        task = replay_family(store, "cond-and").task(TASKS[5])
+        sampler = MetaSampler.from_warehouse(where, family="cond-and", seed=0)
+    assert sampler.model is not None
+    space = sampler.model.space
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: task.evaluate(space.suggest(t)).final_value or 0.0, n_trials=12)
+    proposals = [t.system_attrs.get(PROPOSAL_ATTR) for t in study.trials]
+    assert all(p is not None for p in proposals)  # every trial came from the meta-model
+    for trial, proposal in zip(study.trials, proposals, strict=True):
+        allowed_and_active(trial.params)
+        allowed_and_active(proposal)
+    depths = {p["depth"] for p in proposals if "depth" in p}
+    assert depths & {7, 10}, depths  # drawn to the edge of the ban, never over it
