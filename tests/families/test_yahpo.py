@@ -218,6 +218,11 @@ def test_a_scenario_with_conjunctions_and_forbiddens_is_searched_as_defined(
     draws = [family.space.sample(rng) for _ in range(300)]
     assert all(family.space.validate(c) == c and family.space.allows(c) for c in draws)
     assert {c.get("svm.degree") for c in draws} == {None, 2, 3, 4}
+    listed = runner.invoke(app, ["families", "yahpo-toysuper", "--data", str(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    text = " ".join(listed.output.split())
+    assert "svm.degree int [2, 5] if svm.kernel in ['poly'] and learner in ['svm']" in text
+    assert "forbidden: svm.kernel in ['poly'] and svm.degree in [5]" in text
 
 
 SUPER_DATA = [name for name in ("rbv2_super", "iaml_super")
