@@ -42,7 +42,11 @@ class Protocol(ABC):
 
     @abstractmethod
     def tasks(self, store: Any, family: Any) -> tuple[list[str], list[str]]:
-        """The training and test tasks of ``family`` (its tasks, its stored data in ``store``)."""
+        """The training and test tasks of ``family`` (its tasks, its stored data in ``store``).
+
+        The family's own task list is read first, so a benchmark whose data is missing says
+        that, rather than that the warehouse holds none of its trials.
+        """
 
     def fits(self, train: list[str], test: list[str], out: Path) -> list[Fit]:
         """The models to meta-train: by default one, on every training task, for every test."""
@@ -64,9 +68,9 @@ class HeldOutSplit(Protocol):
     n_test: int | None = None
 
     def tasks(self, store: Any, family: Any) -> tuple[list[str], list[str]]:
+        registered = family.task_ids()  # first: a benchmark without its data says so
         stored = family_tasks(store, family.name)
-        return choose_tasks(stored, family.task_ids(), self.train, self.test, self.seed,
-                            self.n_test)
+        return choose_tasks(stored, registered, self.train, self.test, self.seed, self.n_test)
 
     def args(self, train: Sequence[str], test: Sequence[str]) -> list[str]:
         return ["--test-tasks", ",".join(test), "--train-tasks", ",".join(train)]
@@ -77,8 +81,9 @@ class LeaveOneOut(Protocol):
     """Every stored task of the family is searched once, by a model that never saw it."""
 
     def tasks(self, store: Any, family: Any) -> tuple[list[str], list[str]]:
+        registered = family.task_ids()
         stored = family_tasks(store, family.name)
-        return stored, sorted(set(stored) & set(family.task_ids()))
+        return stored, sorted(set(stored) & set(registered))
 
     def fits(self, train: list[str], test: list[str], out: Path) -> list[Fit]:
         fits = []
@@ -101,8 +106,8 @@ class TransferFrom(Protocol):
     test: Sequence[str] | None = None
 
     def tasks(self, store: Any, family: Any) -> tuple[list[str], list[str]]:
-        sources = check_sources(store, family, self.sources)
         registered = family.task_ids()
+        sources = check_sources(store, family, self.sources)
         unknown_test = sorted(set(self.test or ()) - set(registered))
         if unknown_test:
             raise MetasearchError(f"test tasks {unknown_test} are not tasks of the family")
