@@ -25,7 +25,8 @@ from optuna.distributions import (
 from scipy.special import erfcx, log_ndtr
 
 from metasearch.errors import MetasearchError
-from metasearch.metamodel import TaskContext
+from metasearch.metamodel import ConfigPrior, TaskContext
+from metasearch.metamodel.surrogates import Predictor
 from metasearch.samplers._acq_optimizer import MAX_ROUNDS, from_unit, local_search, to_unit
 from metasearch.samplers._meta_support import Support, config_key
 from metasearch.spaces import SearchSpace
@@ -181,8 +182,8 @@ class Acquisition:
             takes the best candidate as drawn (the ``random-acq`` ablation).
     """
 
-    predictor: Any | None
-    prior: Any | None
+    predictor: Predictor | None
+    prior: ConfigPrior | None
     context: TaskContext
     beta: float = 10.0
     optimize: bool = True

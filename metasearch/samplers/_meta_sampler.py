@@ -23,7 +23,14 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.errors import MetasearchError
-from metasearch.metamodel import MetaModel, TaskContext, warn_unknown_features
+from metasearch.metamodel import (
+    ConfigPrior,
+    MetaModel,
+    Portfolio,
+    TaskContext,
+    warn_unknown_features,
+)
+from metasearch.metamodel.surrogates import Predictor, SupportAdapter, TargetBlend
 from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
 from metasearch.samplers._meta_distributions import NOT_MAPPED, map_value, mappable
@@ -35,6 +42,13 @@ from metasearch.samplers._meta_support import (
     conditioning_rows,
     config_key,
     read_support,
+)
+from metasearch.samplers._optuna_private import (
+    contains,
+    set_trial_system_attr,
+    storage_of,
+    trial_id,
+    trials_snapshot,
 )
 from metasearch.spaces import SearchSpace
 
@@ -54,12 +68,9 @@ def default_fallback(seed: int | None) -> BaseSampler:
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
-def _fits(dist: BaseDistribution, value: Any) -> bool:
-    """Whether ``value`` lies in ``dist`` (a fixed value outside the model's range is ignored)."""
-    try:
-        return bool(dist._contains(dist.to_internal_repr(value)))
-    except (ValueError, TypeError):
-        return False
+def _key(study: Study, trial: FrozenTrial) -> tuple[int, int]:
+    """What a trial's proposal is kept under: its storage and its id there."""
+    return id(storage_of(study)), trial_id(trial)
 
 
 def _entropy(seed: int | None) -> int:
@@ -150,13 +161,12 @@ class MetaSampler(BaseSampler):
         self._n_candidates = n_candidates
         self._n_warmstart = n_warmstart
         self._fallback = fallback if fallback is not None else default_fallback(seed)
-        self._portfolio = model.get("portfolio") if model and use_portfolio else None
-        self._prior = model.get("prior") if model and use_prior else None
+        self._portfolio: Portfolio | None = \
+            model.get("portfolio") if model and use_portfolio else None
+        self._prior: ConfigPrior | None = model.get("prior") if model and use_prior else None
         self._surrogate = self._pick_surrogate(surrogate_kind) if use_surrogate else None
         if use_target_gp and model is not None and self._surrogate is model.get("surrogate") \
                 and self._surrogate is not None:
-            from metasearch.metamodel.surrogates import TargetBlend
-
             self._surrogate = TargetBlend(self._surrogate, model.space.encoding_length)
         self._optimize = optimize_acquisition
         self._dists = model.space.distributions() if model is not None else {}
@@ -166,7 +176,7 @@ class MetaSampler(BaseSampler):
         self._proposals: dict[tuple[int, int], dict[str, Any]] = {}  # per trial, until told
         self._unmapped: set[str] = set()  # parameters already logged as left to the fallback
 
-    def _pick_surrogate(self, kind: str | None) -> Any | None:
+    def _pick_surrogate(self, kind: str | None) -> SupportAdapter | None:
         if self._model is None:
             return None
         for name in (kind,) if kind else SURROGATE_KINDS:
@@ -273,7 +283,7 @@ class MetaSampler(BaseSampler):
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
         with self._lock:
-            self._proposals.pop((id(study._storage), trial._trial_id), None)
+            self._proposals.pop(_key(study, trial), None)
         self._fallback.after_trial(study, trial, state, values)
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial
@@ -292,7 +302,7 @@ class MetaSampler(BaseSampler):
         foreign = self._fallback.infer_relative_search_space(study, trial)
         if not self._dists:
             return foreign
-        done = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        done = trials_snapshot(study, (TrialState.COMPLETE,))
         if done and not any(n in self._dists for t in done for n in t.params):
             return foreign  # a study of another space: the model has nothing to say
         asked = self._asked(study)
@@ -307,7 +317,7 @@ class MetaSampler(BaseSampler):
 
         The newest trials usually name every parameter, so the scan stops after a few.
         """
-        trials = study._get_trials(deepcopy=False, use_cache=True)
+        trials = trials_snapshot(study)
         asked: dict[str, BaseDistribution] = {}
         for past in reversed(trials):
             for name, dist in past.distributions.items():
@@ -347,7 +357,7 @@ class MetaSampler(BaseSampler):
                 return value
         elif model_dist is not None:
             value = self._proposal(study, trial).get(param_name, NOT_MAPPED)
-            if value is not NOT_MAPPED and _fits(param_distribution, value):
+            if value is not NOT_MAPPED and contains(param_distribution, value):
                 return value
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
@@ -365,7 +375,7 @@ class MetaSampler(BaseSampler):
 
     def _proposal(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         """This trial's proposal over the whole model space (made once, then remembered)."""
-        key = (id(study._storage), trial._trial_id)
+        key = _key(study, trial)
         with self._lock:
             if key not in self._proposals:
                 try:
@@ -385,11 +395,11 @@ class MetaSampler(BaseSampler):
             return {}
         space = self._model.space
         fixed = {k: v for k, v in trial.system_attrs.get("fixed_params", {}).items()
-                 if k in self._dists and _fits(self._dists[k], v)}
+                 if k in self._dists and contains(self._dists[k], v)}
         if set(ours) <= set(fixed):
             return {}
-        trials = study._get_trials(deepcopy=False, use_cache=False)
-        cache = self._cache.of(study._storage)
+        trials = study.get_trials(deepcopy=False)
+        cache = self._cache.of(storage_of(study))
         support = read_support(space, study, trials, trial.number,
                                cache.trials if cache is not None else None)
         rank = sum(1 for t in trials
@@ -400,7 +410,7 @@ class MetaSampler(BaseSampler):
         if config is None:
             return {}
         flat = space.flatten(config)
-        study._storage.set_trial_system_attr(trial._trial_id, PROPOSAL_ATTR, flat)
+        set_trial_system_attr(study, trial, PROPOSAL_ATTR, flat)
         # Parameters the proposal leaves inactive get a value too, in case the objective asks
         # for them anyway (Optuna only records what the objective suggests).
         filler = uniform_flat({n: d for n, d in ours.items() if n not in flat}, rng)
@@ -455,7 +465,7 @@ class MetaSampler(BaseSampler):
             found = acquisition.best(more, space, support, make, rng)
         return found
 
-    def _adapt(self, context: TaskContext) -> Any | None:
+    def _adapt(self, context: TaskContext) -> Predictor | None:
         """The surrogate adapted to the support set; None (prior only) when it cannot adapt."""
         if self._surrogate is None:
             return None

@@ -19,9 +19,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.errors import MetasearchError
+from metasearch.samplers._optuna_private import trial_id
 from metasearch.spaces import SearchSpace
 
 __all__ = [
@@ -136,10 +138,10 @@ class SupportCache:
     """
 
     def __init__(self) -> None:
-        self._stores: weakref.WeakKeyDictionary[Any, StorageCache] = \
+        self._stores: weakref.WeakKeyDictionary[BaseStorage, StorageCache] = \
             weakref.WeakKeyDictionary()
 
-    def of(self, storage: Any) -> StorageCache | None:
+    def of(self, storage: BaseStorage) -> StorageCache | None:
         """The cache of ``storage``; None when it cannot be cached."""
         try:
             return self._stores.setdefault(storage, StorageCache())
@@ -192,11 +194,11 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
     for trial in trials:
         if trial.number == current:
             continue
-        entry = cache.get(trial._trial_id) if cache is not None else None
+        entry = cache.get(trial_id(trial)) if cache is not None else None
         if entry is None:
             entry = _encode_trial(space, trial)
             if cache is not None and trial.state.is_finished():
-                cache[trial._trial_id] = entry
+                cache[trial_id(trial)] = entry
         taken.update(entry.keys)
         score = _oriented(trial, sign)
         x = entry.x

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from metasearch.metamodel.surrogates._common import (
         Predictor,
+        SupportAdapter,
         quantile_normalize,
         support_spearman,
     )
@@ -38,6 +39,7 @@ _HOMES = {
     "Predictor": "_common",
     "RGPEPredictor": "_rgpe",
     "RGPESurrogate": "_rgpe",
+    "SupportAdapter": "_common",
     "TargetBlend": "_target",
     "quantile_normalize": "_common",
     "support_spearman": "_common",
@@ -50,6 +52,7 @@ __all__ = [
     "Predictor",
     "RGPEPredictor",
     "RGPESurrogate",
+    "SupportAdapter",
     "TargetBlend",
     "quantile_normalize",
     "support_spearman",
