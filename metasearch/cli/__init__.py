@@ -1,8 +1,10 @@
 """The ``metasearch`` command: one typer app per command group, composed here.
 
-Commands import the library lazily, so ``metasearch --help`` and the warehouse commands start
-fast and never import torch. Known errors (:class:`~metasearch.errors.MetasearchError`) print
-one line and exit with code 2; ``METASEARCH_DEBUG=1`` shows the traceback instead.
+Commands import the library lazily (inside the command's function), so ``metasearch --help``
+and the warehouse commands start fast and never import torch; only the errors, names and
+output helpers, which import nothing heavy, are imported at the top. Known errors
+(:class:`~metasearch.errors.MetasearchError`) print one line and exit with code 2;
+``METASEARCH_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import typer
 
 from metasearch.cli import _compare, _families, _metatrain, _run, _suggest, _warehouse
+from metasearch.errors import MetasearchError, redact
 
 __all__ = ["app", "main"]
 
@@ -34,8 +37,6 @@ app.command("compare")(_compare.compare)
 
 def main() -> None:
     """Console-script entry point: run the app, mapping known errors to one line and exit 2."""
-    from metasearch.errors import MetasearchError, redact
-
     try:
         code = app(standalone_mode=False)
     except MetasearchError as exc:

@@ -22,7 +22,11 @@ from metasearch.errors import MetasearchError
 from metasearch.metamodel._artifact import ModelError, read_artifact, write_artifact
 from metasearch.metamodel._component import Component, FitReport
 from metasearch.metamodel._data import MetaDataset
+from metasearch.metamodel._portfolio import Portfolio
+from metasearch.metamodel._prior import ConfigPrior
 from metasearch.metamodel._split import TaskSplit
+from metasearch.metamodel.curves import CurveConfig, CurveModel
+from metasearch.metamodel.surrogates import RGPESurrogate
 from metasearch.spaces import SearchSpace
 
 __all__ = ["COMPONENT_KINDS", "MetaModel", "component_class"]
@@ -31,32 +35,25 @@ ComponentFactory = Callable[[int, str], Component]
 
 
 def _portfolio(seed: int, device: str) -> Component:
-    from metasearch.metamodel._portfolio import Portfolio
-
     return Portfolio(seed=seed)
 
 
 def _prior(seed: int, device: str) -> Component:
-    from metasearch.metamodel._prior import ConfigPrior
-
     return ConfigPrior(seed=seed)
 
 
 def _surrogate(seed: int, device: str) -> Component:
+    # Lazy on purpose: FSBO imports torch, which a model without it never needs to load.
     from metasearch.metamodel.surrogates import FSBOConfig, FSBOSurrogate
 
     return FSBOSurrogate(FSBOConfig(seed=seed), device=device)
 
 
 def _rgpe(seed: int, device: str) -> Component:
-    from metasearch.metamodel.surrogates import RGPESurrogate
-
     return RGPESurrogate(seed=seed)
 
 
 def _curves(seed: int, device: str) -> Component:
-    from metasearch.metamodel.curves import CurveConfig, CurveModel
-
     return CurveModel(CurveConfig(seed=seed), device=device)
 
 

@@ -17,6 +17,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.errors import MetasearchError
+from metasearch.families import family_names, get_family
 from metasearch.warehouse import (
     FamilySpec,
     IngestSummary,
@@ -108,8 +109,6 @@ class WarehouseCallback:
 
     def _family_spec(self, store: Warehouse, study: optuna.Study) -> FamilySpec:
         """The registered family, else the stored one, else one inferred from the study."""
-        from metasearch.families import family_names, get_family
-
         direction = study.direction.name.lower()
         if self._family in family_names():
             return FamilySpec.of(get_family(self._family))

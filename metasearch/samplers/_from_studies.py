@@ -28,6 +28,7 @@ from optuna.trial import FrozenTrial
 
 from metasearch._version import __version__
 from metasearch.errors import MetasearchError
+from metasearch.evaluation import resolve_device
 from metasearch.metamodel import MetaDataset, MetaModel, ModelError, TaskSplit, component_class
 from metasearch.spaces import SearchSpace
 from metasearch.warehouse import (
@@ -236,8 +237,6 @@ def _load_cached(folder: Path, space: SearchSpace) -> MetaModel | None:
 def _train(data: MetaDataset, kinds: Sequence[str], seed: int, device: str, folder: Path,
            studies: list[str]) -> MetaModel:
     """Meta-train on every study (none held out) and save the model at ``folder``."""
-    from metasearch.evaluation import resolve_device
-
     start = time.perf_counter()
     where = resolve_device(device)
     chosen = _supported(kinds, data)

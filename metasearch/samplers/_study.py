@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from metasearch.errors import MetasearchError, redact_url
 from metasearch.evaluation import EvalResult
 from metasearch.samplers._methods import SAMPLERS, SearchInputs, build_sampler
 
@@ -40,8 +41,6 @@ def sampler_names() -> list[str]:
 
 def make_sampler(name: str, seed: int | None = None) -> optuna.samplers.BaseSampler:
     """A seeded cold-start Optuna sampler by name (``tpe``, ``random``, ``gp``, ``cmaes``)."""
-    from metasearch.errors import MetasearchError
-
     if name not in sampler_names():
         raise MetasearchError(f"unknown sampler {name!r}: expected one of "
                               f"{', '.join(sampler_names())}")
@@ -103,8 +102,6 @@ class TaskObjective:
         an RDB storage, as with ``optimize``.
         """
         if batch < 1:
-            from metasearch.errors import MetasearchError
-
             raise MetasearchError(f"batch={batch} must be at least 1")
         for start in range(0, n_trials, batch):
             self._run_batch(study, min(batch, n_trials - start))
@@ -214,6 +211,8 @@ def create_task_study(
     """
     import optuna
 
+    # Lazy on purpose, as optuna above: `import metasearch.samplers` loads neither Optuna nor
+    # the database layer until a study is made.
     from metasearch.warehouse import open_storage
 
     study = optuna.create_study(
@@ -225,8 +224,6 @@ def create_task_study(
         load_if_exists=True,
     )
     if study.direction != optuna.study.StudyDirection[task.family.direction.upper()]:
-        from metasearch.errors import MetasearchError, redact_url
-
         raise MetasearchError(
             f"study {study.study_name!r} in {redact_url(storage)} optimizes "
             f"{study.direction.name.lower()}, "

@@ -21,11 +21,12 @@ import optuna
 from optuna.trial import TrialState
 
 from metasearch.errors import MetasearchError
-from metasearch.families import TaskFamily
-from metasearch.metamodel import MetaModel, TaskContext, UnknownFeatureWarning
+from metasearch.families import TaskFamily, classification_meta_features
+from metasearch.metamodel import MetaModel, TaskContext, TaskSimilarity, UnknownFeatureWarning
 from metasearch.samplers._meta_loading import ColdStartWarning
 from metasearch.samplers._meta_sampler import MetaSampler
 from metasearch.samplers._meta_support import config_key, read_support
+from metasearch.warehouse import Warehouse
 
 __all__ = ["SimilarTask", "Suggestion", "Suggestions", "suggest", "table_meta_features"]
 
@@ -122,8 +123,6 @@ def table_meta_features(path: str | Path, target: str, seed: int = 0) -> dict[st
     """
     import pandas as pd
 
-    from metasearch.families._metafeatures import classification_meta_features
-
     source = Path(path)
     if not source.exists():
         raise MetasearchError(f"data file {source} does not exist")
@@ -151,7 +150,7 @@ def table_meta_features(path: str | Path, target: str, seed: int = 0) -> dict[st
     return classification_meta_features(numeric.to_numpy(), labels, seed=seed)
 
 
-def _similarity(model: MetaModel | None) -> Any | None:
+def _similarity(model: MetaModel | None) -> TaskSimilarity | None:
     """The model's task-similarity weights (from the portfolio, else the prior), if any."""
     if model is None:
         return None
@@ -166,8 +165,6 @@ def _similarity(model: MetaModel | None) -> Any | None:
 def _task_ranges(warehouse: str | Path | None, family: str, direction: str
                  ) -> dict[str, tuple[float, float]]:
     """Per past task, the worst and best complete final value, oriented higher-is-better."""
-    from metasearch.warehouse import Warehouse
-
     try:
         with Warehouse.open(warehouse) as store:
             if not store.has_family(family):
@@ -273,7 +270,7 @@ def suggest(
                        unknown_features=sampler.unknown_features)
 
 
-def _relevant(similarity: Any | None) -> dict[str, float]:
+def _relevant(similarity: TaskSimilarity | None) -> dict[str, float]:
     """The meta-features the model learned to weigh, most relevant first (none: all 0)."""
     if similarity is None:
         return {}
@@ -281,7 +278,7 @@ def _relevant(similarity: Any | None) -> dict[str, float]:
     return dict(sorted(used.items(), key=lambda item: -item[1]))
 
 
-def _most_similar(similarity: Any | None, weights: np.ndarray | None, n: int
+def _most_similar(similarity: TaskSimilarity | None, weights: np.ndarray | None, n: int
                   ) -> list[SimilarTask]:
     """The ``n`` heaviest past tasks, with their values of the features that weigh them."""
     if similarity is None or weights is None:
@@ -298,7 +295,7 @@ def _most_similar(similarity: Any | None, weights: np.ndarray | None, n: int
 
 
 def _predicted(config: dict[str, Any], params: dict[str, Any], source: str, space: Any,
-               similarity: Any | None, weights: np.ndarray | None,
+               similarity: TaskSimilarity | None, weights: np.ndarray | None,
                ranges: Mapping[str, tuple[float, float]], sign: float) -> Suggestion:
     """The suggestion with the similarity-weighted prediction of the past tasks' models."""
     if similarity is None or weights is None:

@@ -11,6 +11,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from metasearch.errors import MetasearchError
+from metasearch.evaluation import resolve_device
 from metasearch.metamodel._artifact import ModelError
 from metasearch.metamodel._component import Component, FitReport, TaskContext
 from metasearch.metamodel._data import MetaDataset
@@ -21,7 +22,7 @@ from metasearch.metamodel.curves._features import FamilyPrior, Rows
 from metasearch.metamodel.curves._predictor import Predictor
 
 if TYPE_CHECKING:
-    from metasearch.metamodel.curves._train import Batch
+    from metasearch.metamodel.curves._train import Batch  # torch: see CurveModel.fit
 
 __all__ = ["CurveConfig", "CurveModel"]
 
@@ -141,7 +142,7 @@ class CurveModel(Component):
             MetasearchError: when curves are shorter than 2 steps, encodings or curves have
                 inconsistent shapes, or no task has 2 finished trials.
         """
-        from metasearch.evaluation import resolve_device
+        # Lazy on purpose: the trainer imports torch, which predicting with a model does not.
         from metasearch.metamodel.curves._train import TrainPlan, train_ensemble
 
         started, cfg = time.perf_counter(), self.config

@@ -33,6 +33,7 @@ from metasearch.metamodel.surrogates._common import (
     single_blas_thread,
 )
 from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
+from metasearch.metamodel.surrogates._rgpe import ranking_losses
 
 __all__ = ["ArdGP", "BlendPredictor", "TargetBlend", "loo_rank_weights"]
 
@@ -143,8 +144,6 @@ def loo_rank_weights(loos: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray,
     ``n_samples`` times; a sample's loss is its number of misordered pairs (RGPE's ranking
     loss); ties between models are broken at random.
     """
-    from metasearch.metamodel.surrogates._rgpe import ranking_losses
-
     rng = np.random.default_rng(seed)
     losses = np.empty((len(loos), n_samples))
     for i, (mean, var) in enumerate(loos):
