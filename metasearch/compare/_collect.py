@@ -21,8 +21,11 @@ from metasearch.compare._execute import SUGGEST_ATTR, finished_trials, open_stor
 from metasearch.compare._metrics import add_regret, task_bounds
 from metasearch.compare._plan import ComparePlan, benchmark_family
 from metasearch.compare._protocols import HeldOutSplit
+from metasearch.compare._report import summarize, summary_table, write_report
 from metasearch.errors import MetasearchError
+from metasearch.families._tabular import TabularTask
 from metasearch.samplers._methods import METHODS
+from metasearch.warehouse import Warehouse
 
 __all__ = ["CompareResult", "Roles", "collect_runs", "finish_compare", "known_bounds",
            "method_roles", "rerun_command"]
@@ -34,8 +37,6 @@ def known_bounds(store: Any, family: str, tasks: Sequence[str],
 
     ``warehouse`` is where a family that exists only in the warehouse is read (the plan's).
     """
-    from metasearch.families._tabular import TabularTask
-
     fam = benchmark_family(family, warehouse)
     stored = pd.DataFrame(columns=["best", "worst"], dtype=float)
     if store.has_family(family):
@@ -164,9 +165,6 @@ def finish_compare(plan: ComparePlan, outcomes: dict[str, int], *, command: str,
     Raises:
         MetasearchError: when no run has finished yet.
     """
-    from metasearch.compare._report import summarize, summary_table, write_report
-    from metasearch.warehouse import Warehouse
-
     with Warehouse.open(plan.warehouse) as store:
         bounds = known_bounds(store, plan.family, plan.test, plan.warehouse)
     runs, costs, unfinished = collect_runs(plan, bounds)

@@ -20,8 +20,17 @@ import numpy as np
 from metasearch.compare._protocols import Protocol, make_protocol
 from metasearch.compare._train import check_loaded, train_model, warm_start
 from metasearch.errors import MetasearchError
+from metasearch.families import (
+    ReplayFamily,
+    SurrogateFamily,
+    family_names,
+    get_family,
+    stored_benchmark,
+)
+from metasearch.families._surrogate import FOLDS, TREES
 from metasearch.samplers._methods import METHODS
 from metasearch.samplers._warm_start import WarmStart
+from metasearch.warehouse import Warehouse
 
 __all__ = ["QUICK", "ComparePlan", "RunUnit", "benchmark_family", "objective_protocol",
            "plan_compare"]
@@ -89,9 +98,6 @@ def benchmark_family(name: str, warehouse: str | None) -> Any:
     surrogates of their stored trials (:func:`metasearch.families.stored_benchmark`). Built
     once per process (every worker builds the same one: seeded, from the same records).
     """
-    from metasearch.families import family_names, get_family, stored_benchmark
-    from metasearch.warehouse import Warehouse
-
     if name in family_names():
         return get_family(name)
     key = (name, warehouse)
@@ -106,9 +112,6 @@ def benchmark_family(name: str, warehouse: str | None) -> Any:
 def objective_protocol(fam: Any, tasks: Sequence[str]) -> dict[str, Any]:
     """What answers the searches of ``tasks``, for the report: the family's own objective, a
     replay of the stored table, or per-task surrogates with their cross-validated fit."""
-    from metasearch.families import ReplayFamily, SurrogateFamily
-    from metasearch.families._surrogate import FOLDS, TREES
-
     if isinstance(fam, SurrogateFamily):
         fits = {t: fam.fit(t).to_dict() for t in tasks}
         return {
@@ -155,8 +158,6 @@ def plan_compare(
         MetasearchError: an unknown family, task or method, a split that leaks a test task
             into training, a given model that saw a test task, or a family without data.
     """
-    from metasearch.warehouse import Warehouse
-
     say = on_status or (lambda text: None)
     fam = benchmark_family(family, warehouse)
     chosen_methods = _methods(methods)

@@ -21,6 +21,7 @@ from typing import Any
 
 from metasearch.compare._train import SOURCE_SEP
 from metasearch.errors import MetasearchError
+from metasearch.metamodel import TaskSplit
 from metasearch.names import name_path
 
 __all__ = ["Fit", "HeldOutSplit", "LeaveOneOut", "Protocol", "TransferFrom", "choose_tasks",
@@ -167,8 +168,6 @@ def choose_tasks(stored: Sequence[str], registered: Sequence[str], train: Sequen
     if unknown_train:
         raise MetasearchError(f"train tasks {unknown_train} have no trials in the warehouse")
     if test is None:
-        from metasearch.metamodel import TaskSplit
-
         pool = sorted(set(stored) & set(registered) - set(train or ()))
         if len(pool) < 2:
             raise MetasearchError("need --test-tasks: fewer than 2 stored tasks to split")

@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from metasearch.errors import MetasearchError
+from metasearch.errors import MetasearchError, ModelError
+from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
+from metasearch.metamodel._source import load_dataset, warehouse_snapshot
+from metasearch.samplers._suggest import _similarity
 from metasearch.samplers._warm_start import WarmStart
 
 __all__ = ["SOURCE_SEP", "cached_model", "check_loaded", "train_model", "warm_start"]
@@ -31,8 +34,6 @@ def cached_model(folder: str | None) -> Any | None:
     if folder is None:
         return None
     if folder not in _MODELS:
-        from metasearch.metamodel import MetaModel
-
         _MODELS[folder] = MetaModel.load(folder)
     return _MODELS[folder]
 
@@ -43,9 +44,6 @@ def _training_data(store: Any, family: str, train: Sequence[str]) -> Any:
     Tasks of other families (``--transfer-from``, same space, checked before) are merged
     under their prefixed ids into one data set of ``family``.
     """
-    from metasearch.metamodel import MetaDataset
-    from metasearch.metamodel._source import load_dataset
-
     by_family: dict[str, list[str]] = {}
     for task in train:
         source, sep, name = task.partition(SOURCE_SEP)
@@ -66,9 +64,6 @@ def _training_data(store: Any, family: str, train: Sequence[str]) -> Any:
 def train_model(store: Any, family: str, train: Sequence[str], folder: Path, seed: int,
                  device: str) -> tuple[str, float]:
     """Meta-train on ``train`` (15% of them validate) and save; reuse a folder fitted alike."""
-    from metasearch.metamodel import MetaModel, TaskSplit
-    from metasearch.metamodel._source import warehouse_snapshot
-
     if (folder / "metadata.json").exists():
         try:
             old = MetaModel.load(folder)
@@ -101,9 +96,6 @@ def check_loaded(model_dir: Path, family: Any, test: Sequence[str]) -> tuple[str
         ModelError: a missing or corrupt model, or one of another family or space.
         MetasearchError: a model that saw a test task.
     """
-    from metasearch.errors import ModelError
-    from metasearch.metamodel import MetaModel
-
     model = MetaModel.load(model_dir, family.space)
     if model.family != family.name:
         raise ModelError(f"--model {model_dir} is a model of family {model.family!r}, "
@@ -115,9 +107,6 @@ def check_loaded(model_dir: Path, family: Any, test: Sequence[str]) -> tuple[str
 def warm_start(store: Any, family: str, model_dir: str, train: Sequence[str],
                 features: Mapping[str, float] | None, direction: str) -> WarmStart:
     """The most similar training task (by the model's similarity) and its trials."""
-    from metasearch.metamodel import TaskContext
-    from metasearch.samplers._suggest import _similarity
-
     model = cached_model(model_dir)
     assert model is not None
     similarity = _similarity(model)
