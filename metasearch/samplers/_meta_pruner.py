@@ -59,6 +59,11 @@ class MetaPruner(BasePruner):
     the predicted distribution is shifted up and widened by that much (never the other way),
     shrunk towards no correction by ``prior_count`` pseudo-trials while they are few.
 
+    While evidence is thin (fewer than ``evidence_trials`` completed trials), no more trials
+    are pruned than have completed: the sampler learns a configuration's worth from completed
+    trials (a pruned one tells it only a partial value), and the recalibration above learns
+    from completed curves, so a pruner that stops nearly everything early starves both.
+
     Without a curve model (cold start, or a model trained without one), and for trials whose
     parameters are not a configuration of the model's space, the decision goes to
     ``fallback`` (Optuna's ``MedianPruner`` with the same warm-up by default), so the pruner
@@ -78,6 +83,8 @@ class MetaPruner(BasePruner):
             meta-trained calibration alone, as before).
         calibration_trials: most recent completed trials the correction is measured on.
         prior_count: pseudo-trials of no correction the measured one is shrunk towards.
+        evidence_trials: completed trials until which at most as many trials are pruned as
+            have completed (0: no such cap).
     """
 
     def __init__(
@@ -92,6 +99,7 @@ class MetaPruner(BasePruner):
         recalibrate: bool = True,
         calibration_trials: int = 50,
         prior_count: float = 3.0,
+        evidence_trials: int = 20,
     ) -> None:
         if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 1:
             raise ValueError(f"min_epochs must be an integer >= 1, got {min_epochs!r}")
@@ -103,6 +111,9 @@ class MetaPruner(BasePruner):
             raise ValueError(f"calibration_trials must be >= 2, got {calibration_trials!r}")
         if not prior_count > 0:
             raise ValueError(f"prior_count must be > 0, got {prior_count!r}")
+        if evidence_trials < 0:
+            raise ValueError(f"evidence_trials must be >= 0, got {evidence_trials!r}")
+        self._evidence_trials = evidence_trials
         self._recalibrate = recalibrate
         self._calibration_trials = calibration_trials
         self._prior_count = prior_count
@@ -168,7 +179,14 @@ class MetaPruner(BasePruner):
         probability = self.probability_better(study, trial)
         if probability is None:
             return self._fallback.prune(study, trial)
-        return probability < 1.0 - self._confidence
+        return probability < 1.0 - self._confidence and self._may_prune(study)
+
+    def _may_prune(self, study: Study) -> bool:
+        """False while evidence is thin and as many trials are pruned as have completed."""
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        finished = study.get_trials(deepcopy=False, states=states)
+        complete = sum(t.state == TrialState.COMPLETE for t in finished)
+        return complete >= self._evidence_trials or len(finished) - complete < complete
 
     def probability_better(self, study: Study, trial: FrozenTrial) -> float | None:
         """P(the trial's final value beats the study's best), or None where the model can't say.

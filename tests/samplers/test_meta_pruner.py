@@ -110,6 +110,24 @@ def test_prunes_a_hopeless_curve_and_keeps_a_leading_one() -> None:
     assert pruner.prune(study, _trial_with(study, [0.0] * 6))
 
 
+def test_while_evidence_is_thin_no_more_are_pruned_than_completed() -> None:
+    study = _study_with_finished(n=4)
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    for t in complete:  # as many pruned as completed
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED, params=t.params,
+            distributions=t.distributions, intermediate_values={1: 0.0, 2: 0.0, 3: 0.0}))
+    hopeless = [0.0] * 6
+    capped = MetaPruner(trained(), min_epochs=3, evidence_trials=len(complete) + 1)
+    free = MetaPruner(trained(), min_epochs=3, evidence_trials=0)
+    probability = capped.probability_better(study, _trial_with(study, hopeless))
+    assert probability is not None and probability < 0.01
+    assert not capped.prune(study, _trial_with(study, hopeless))
+    assert free.prune(study, _trial_with(study, hopeless))
+    enough = MetaPruner(trained(), min_epochs=3, evidence_trials=len(complete))
+    assert enough.prune(study, _trial_with(study, hopeless))
+
+
 def test_minimize_studies_are_judged_the_other_way_round() -> None:
     """The same trials as losses (negated): the same probability."""
     study = _study_with_finished(n=5)
@@ -160,7 +178,9 @@ def test_a_model_without_a_curve_model_defers() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"min_epochs": 0}, {"confidence": 1.0},
-                                    {"confidence": 0.2}, {"min_finished": 0}])
+                                    {"confidence": 0.2}, {"min_finished": 0},
+                                    {"evidence_trials": -1}, {"calibration_trials": 1},
+                                    {"prior_count": 0.0}])
 def test_bad_arguments_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         MetaPruner(None, **kwargs)
