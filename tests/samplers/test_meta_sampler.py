@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import cell_tasks
 import numpy as np
 import optuna
 import pytest
@@ -22,7 +23,7 @@ from metasearch.metamodel import MetaModel, TaskContext, TaskSplit
 from metasearch.samplers._meta_loading import ColdStartWarning
 from metasearch.samplers._meta_pruner import MetaPruner
 from metasearch.samplers._meta_sampler import MetaSampler
-from metasearch.samplers._meta_support import config_key
+from metasearch.samplers._meta_support import PROPOSAL_ATTR, config_key
 from metasearch.samplers._study import make_sampler
 
 FAMILY = get_family("synthetic")
@@ -110,6 +111,7 @@ def _keys(study: optuna.Study) -> list[tuple[float, ...]]:
 
 @pytest.mark.parametrize("storage", ["memory", "sqlite", "journal"])
 def test_no_duplicate_configs_with_two_threads(storage: str, tmp_path: Path) -> None:
+    """On a space of 26 networks, where a sampler that forgot what was tried repeats one."""
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
@@ -118,11 +120,11 @@ def test_no_duplicate_configs_with_two_threads(storage: str, tmp_path: Path) -> 
         "sqlite": lambda: RDBStorage(f"sqlite:///{tmp_path / 'study.db'}"),
         "journal": lambda: JournalStorage(JournalFileBackend(str(tmp_path / "journal.log"))),
     }
-    sampler = MetaSampler(trained().without("surrogate"), seed=0)
+    sampler = MetaSampler(cell_tasks.cell_model().without("surrogate"), seed=0)
     study = optuna.create_study(direction="maximize", sampler=sampler,
                                 storage=stores[storage]())
-    study.optimize(objective(FAMILY.task(HELD_OUT[1])), n_trials=12, n_jobs=2)
-    keys = _keys(study)
+    study.optimize(cell_tasks.objective(cell_tasks.HELD_OUT[1]), n_trials=12, n_jobs=2)
+    keys = cell_tasks.network_keys(study)
     assert len(keys) == 12 and len(set(keys)) == 12
 
 
@@ -196,19 +198,24 @@ def test_parameters_outside_the_space_come_from_the_fallback() -> None:
 
 
 def test_failed_and_pruned_trials_are_handled() -> None:
-    study = optuna.create_study(direction="maximize", sampler=MetaSampler(trained(), seed=0))
-    task: Any = FAMILY.task(HELD_OUT[5])
+    """Failed and pruned trials count as tried (on the finite cell space, so it shows)."""
+    study = optuna.create_study(direction="maximize",
+                                sampler=MetaSampler(cell_tasks.cell_model(), seed=0))
+    task: Any = cell_tasks.FAMILY.task(cell_tasks.HELD_OUT[2])
 
     def run(trial: optuna.Trial) -> float:
-        value = task.final_value(SPACE.suggest(trial))
+        value = task.final_value(cell_tasks.SPACE.suggest(trial))
         if trial.number % 3 == 1:
             raise optuna.TrialPruned()
         if trial.number % 3 == 2:
             raise RuntimeError("diverged")
         return value
 
-    study.optimize(run, n_trials=9, catch=(RuntimeError,))
-    assert len(study.trials) == 9 and len(set(_keys(study))) == 9
+    study.optimize(run, n_trials=12, catch=(RuntimeError,))
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) == 4
+    assert states.count(optuna.trial.TrialState.FAIL) == 4
+    assert len(set(cell_tasks.network_keys(study))) == 12
 
 
 def test_multi_objective_is_refused() -> None:
@@ -303,14 +310,26 @@ def test_seeded_runs_repeat_and_reseeding_changes_them() -> None:
 
 @pytest.mark.parametrize("off", [(), ("portfolio",), ("portfolio", "surrogate"),
                                  ("portfolio", "prior", "surrogate"),
-                                 ("portfolio", "surrogate", "rgpe"),
-                                 ("portfolio", "prior", "surrogate", "rgpe")])
+                                 ("portfolio", "surrogate", "rgpe")])
 def test_every_ablation_searches_without_repeats(off: tuple[str, ...]) -> None:
-    sampler = MetaSampler(trained().without(*off), seed=0, n_warmstart=2)
+    """Whatever component proposes, a tried network is not proposed again (12 of 26)."""
+    sampler = MetaSampler(cell_tasks.cell_model().without(*off), seed=0, n_warmstart=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(cell_tasks.objective(cell_tasks.HELD_OUT[1]), n_trials=12)
+    assert len(set(cell_tasks.network_keys(study))) == 12
+
+
+def test_with_every_component_off_the_fallback_samples() -> None:
+    """Nothing learned to propose from: every trial is the fallback's, as a cold start."""
+    off = ("portfolio", "prior", "surrogate", "rgpe")
+    spy = Spy()
+    sampler = MetaSampler(trained().without(*off), seed=0, n_warmstart=2, fallback=spy)
     study = optuna.create_study(direction="minimize", sampler=sampler)
     task: Any = FAMILY.task(HELD_OUT[1])
     study.optimize(lambda t: -task.final_value(SPACE.suggest(t)), n_trials=5)
-    assert len(set(_keys(study))) == 5
+    assert len(study.trials) == 5
+    assert all(PROPOSAL_ATTR not in t.system_attrs for t in study.trials)
+    assert {name for t in study.trials for name in t.params} <= set(spy.asked)
 
 
 def test_a_fixed_value_outside_the_model_space_is_kept() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import cell_tasks
 import numpy as np
 import optuna
 import pytest
@@ -17,7 +18,6 @@ from metasearch.samplers._meta_support import (
     PROPOSAL_ATTR,
     SupportCache,
     conditioning_rows,
-    config_key,
     read_support,
 )
 
@@ -80,19 +80,37 @@ def test_cached_support_equals_a_fresh_read() -> None:
     assert set(storage_cache.trials) == finished  # running and waiting trials are re-read
 
 
+def _other_worker_trial(network: str, task: Any) -> optuna.trial.FrozenTrial:
+    """A finished trial of ``network`` on the cell-only space, as another process adds it."""
+    flat = cell_tasks.SPACE.flatten({"cell": network})
+    dists = cell_tasks.SPACE.distributions()
+    return optuna.trial.create_trial(params=flat, distributions=dists,
+                                     value=task.final_value({"cell": network}))
+
+
+def _networks_by_value(task: Any) -> list[str]:
+    """One cell per distinct network of the cell-only space, the best first."""
+    first = {cell_tasks.network_key(c.to_nb201()): c.to_nb201()
+             for c in reversed(list(cell_tasks.SPACE.cells[0].all_cells()))}
+    return sorted(first.values(), key=lambda a: -task.final_value({"cell": a}))
+
+
 def test_trials_other_workers_add_are_read() -> None:
-    sampler = MetaSampler(small_model(), seed=0, n_warmstart=0)
+    """Another worker's trials (the five best networks not yet tried) are not proposed again."""
+    task: Any = cell_tasks.FAMILY.task(cell_tasks.HELD_OUT[0])
+    sampler = MetaSampler(cell_tasks.cell_model(), seed=0, n_warmstart=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(lambda t: TASK.final_value(SPACE.suggest(t)), n_trials=3)
-    rng = np.random.default_rng(1)
-    study.add_trials([_trial(rng) for _ in range(5)])  # as another process would
-    study.optimize(lambda t: TASK.final_value(SPACE.suggest(t)), n_trials=2)
+    study.optimize(cell_tasks.objective(task.id), n_trials=3)
+    own = set(cell_tasks.network_keys(study))
+    others = [a for a in _networks_by_value(task) if cell_tasks.network_key(a) not in own][:5]
+    study.add_trials([_other_worker_trial(a, task) for a in others])  # as another process would
+    study.optimize(cell_tasks.objective(task.id), n_trials=6)
     cached = sampler._cache.of(study._storage)
     assert cached is not None
     # every trial finished before the last proposal, the other worker's included
     assert set(cached.trials) == {t._trial_id for t in study.trials[:-1]}
-    keys = [config_key(SPACE.encode(SPACE.unflatten(t.params))) for t in study.trials]
-    assert len(set(keys)) == len(keys)
+    keys = cell_tasks.network_keys(study)
+    assert len(keys) == 14 and len(set(keys)) == 14
 
 
 def test_the_cache_changes_no_proposal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,12 +141,18 @@ def test_conditioning_rows_keep_the_best_and_the_quantiles() -> None:
 
 
 def test_a_study_past_the_cap_gets_fresh_proposals() -> None:
-    sampler = MetaSampler(small_model(), seed=0, n_candidates=64)
+    """Past the conditioning cap every trial still counts as tried, not just the subset.
+
+    230 trials cover the task's 16 best networks of 26 (the ones a sampler wants to propose
+    again); the proposals must be three of the 10 left.
+    """
+    task: Any = cell_tasks.FAMILY.task(cell_tasks.HELD_OUT[3])
+    best = _networks_by_value(task)[:16]
+    sampler = MetaSampler(cell_tasks.cell_model(), seed=0, n_candidates=64)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    rng = np.random.default_rng(2)
-    study.add_trials([_trial(rng) for _ in range(230)])
-    study.optimize(lambda t: TASK.final_value(SPACE.suggest(t)), n_trials=3)
-    keys = [config_key(SPACE.encode(SPACE.unflatten(t.params))) for t in study.trials]
-    assert len(set(keys)) == len(keys)
+    study.add_trials([_other_worker_trial(best[i % 16], task) for i in range(230)])
+    study.optimize(cell_tasks.objective(task.id), n_trials=3)
+    keys = cell_tasks.network_keys(study)
+    assert len(set(keys[:230])) == 16 and len(set(keys)) == 19
     proposed = [t for t in study.trials[230:] if PROPOSAL_ATTR in t.system_attrs]
     assert len(proposed) == 3
