@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ _logger = optuna.logging.get_logger(__name__)
 SURROGATE_KINDS = ("surrogate", "rgpe")
 FRESH_ROUNDS = 4
 """Extra rounds of uniform candidates when all of a proposal's candidates were taken."""
+CLAIM_ROUNDS = 3
+"""Proposals a trial writes at most when other workers claimed the same one meanwhile."""
 
 
 def default_fallback(seed: int | None) -> BaseSampler:
@@ -104,7 +106,9 @@ class MetaSampler(BaseSampler):
 
     Thread safety: one instance may serve ``n_jobs > 1``; proposing is serialized by a lock and
     each proposal is written to its trial's system attributes before the lock is released, so
-    concurrent workers (threads, or processes sharing a storage) skip it.
+    concurrent workers (threads, or processes sharing a storage) skip it. Processes propose at
+    the same time, so on a shared storage the claims are read back after writing, and a
+    proposal another trial claimed meanwhile is chosen again.
 
     Cost: finished trials are encoded once and cached per storage; past ``MAX_CONDITIONING``
     (200) finished trials, the surrogate and the prior's task weights condition on that many,
@@ -405,16 +409,62 @@ class MetaSampler(BaseSampler):
         rank = sum(1 for t in trials
                    if t.number < trial.number and "fixed_params" not in t.system_attrs)
         rng = np.random.default_rng([self._entropy, trial.number])
-        config = self._warm_start(space, support, fixed, rank) \
-            or self._acquire(space, support, fixed, rng)
+
+        def choose() -> dict[str, Any] | None:
+            return self._warm_start(space, support, fixed, rank) \
+                or self._acquire(space, support, fixed, rng)
+
+        config = self._claim(study, trial, space, support, choose)
         if config is None:
             return {}
         flat = space.flatten(config)
-        set_trial_system_attr(study, trial, PROPOSAL_ATTR, flat)
         # Parameters the proposal leaves inactive get a value too, in case the objective asks
         # for them anyway (Optuna only records what the objective suggests).
         filler = uniform_flat({n: d for n, d in ours.items() if n not in flat}, rng)
         return {k: v for k, v in {**filler, **flat}.items() if k in ours}
+
+    def _claim(self, study: Study, trial: FrozenTrial, space: SearchSpace, support: Support,
+               choose: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+        """``choose()``'s configuration, written as ``trial``'s proposal and checked unclaimed.
+
+        The lock serializes one process's threads, but worker processes sharing a storage
+        propose at the same time from the same trials, and on a small space their acquisitions
+        agree. So the claims of a shared storage are read back after writing the proposal:
+        where another trial holds the same configuration, its claims join ``support.taken``
+        and ``choose`` runs again. Of two writers the later always reads the earlier's claim,
+        so at least one of them moves; a trial chooses at most ``CLAIM_ROUNDS`` more times.
+        """
+        config = choose()
+        for _ in range(CLAIM_ROUNDS):
+            if config is None:
+                return None
+            claims = self._write_proposal(study, trial, space, config)
+            if config_key(space.encode(config)) not in claims:
+                return config
+            support.taken |= claims
+            again = choose()
+            if again is None:  # nothing fresh is left: keep the written one
+                return config
+            config = again
+        if config is not None:
+            self._write_proposal(study, trial, space, config, read_back=False)
+        return config
+
+    def _write_proposal(self, study: Study, trial: FrozenTrial, space: SearchSpace,
+                        config: dict[str, Any], read_back: bool = True
+                        ) -> set[tuple[float, ...]]:
+        """Record ``config`` as ``trial``'s proposal; the claims of every other trial after.
+
+        An in-memory storage serves one process, whose proposals the lock has serialized, so
+        nothing is read back from it (nor with ``read_back`` False).
+        """
+        set_trial_system_attr(study, trial, PROPOSAL_ATTR, space.flatten(config))
+        if not read_back or isinstance(storage_of(study), optuna.storages.InMemoryStorage):
+            return set()
+        trials = study.get_trials(deepcopy=False)
+        cache = self._cache.of(storage_of(study))
+        return read_support(space, study, trials, trial.number,
+                            cache.trials if cache is not None else None).taken
 
     def _context(self, support: Support | None = None) -> TaskContext:
         """The task context; with ``support``, its conditioning subset (all up to the cap)."""

@@ -1,5 +1,8 @@
 """One worker of the distributed test: MetaSampler on a shared Optuna study, trials recorded.
 
+The task is one of ``cell_tasks``' finite cell-only family, so that two workers proposing one
+network twice shows.
+
 Run as ``python pg_worker.py STORAGE_URL STUDY WAREHOUSE_URL MODEL_DIR TASK N_TRIALS SEED``;
 what a user's worker process does on each machine (or GPU) of a distributed search.
 """
@@ -7,10 +10,13 @@ what a user's worker process does on each machine (or GPU) of a distributed sear
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import optuna
 
-from metasearch.families import get_family
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the cell-only family
+import cell_tasks
+
 from metasearch.metamodel import MetaModel
 from metasearch.samplers import MetaSampler, TaskObjective, create_task_study
 from metasearch.warehouse import RunSpec, Warehouse, WarehouseRecorder, optuna_source_key
@@ -19,7 +25,7 @@ from metasearch.warehouse import RunSpec, Warehouse, WarehouseRecorder, optuna_s
 def main() -> None:
     storage, study_name, warehouse, model_dir, task_id, n_trials, seed = sys.argv[1:8]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    task = get_family("synthetic").task(task_id)
+    task = cell_tasks.FAMILY.task(task_id)
     model = MetaModel.load(model_dir, task.family.space)
     sampler = MetaSampler(model, task_features=task.meta_features, seed=int(seed))
     study = create_task_study(task, sampler=sampler, storage=storage, study_name=study_name)

@@ -2,40 +2,34 @@
 
 This is the multi-machine recipe of the README on one machine: every worker runs
 ``pg_worker.py`` against the same study and the same warehouse (both on PostgreSQL, in schemas
-of their own), as one process per GPU or per machine would.
+of their own), as one process per GPU or per machine would. The task is of the finite
+cell-only family (26 networks), where workers that proposed one configuration twice would show.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import cell_tasks
 import optuna
 import pytest
 from optuna.trial import TrialState
-from synthetic_data import evaluated_dataset
 
-from metasearch.families import get_family
-from metasearch.metamodel import MetaModel, TaskSplit
 from metasearch.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
 
-FAMILY = get_family("synthetic")
-WORKERS, TRIALS_EACH, TASK = 4, 6, "synthetic-30"
+FAMILY = cell_tasks.FAMILY
+WORKERS, TRIALS_EACH, TASK = 4, 4, cell_tasks.HELD_OUT[0]
 WORKER = Path(__file__).with_name("pg_worker.py")
 
 
 def small_model(folder: Path) -> Path:
-    """Portfolio, prior and FSBO surrogate fitted on 8 synthetic tasks (never TASK)."""
-    ids = FAMILY.task_ids()[:10]
-    data = evaluated_dataset(ids, 30, seed=0)
-    model = MetaModel.train(data, TaskSplit(train=tuple(ids[:8]), validation=tuple(ids[8:])),
-                            kinds=("portfolio", "prior", "surrogate"), seed=0)
-    return model.save(folder / "model")
+    """Portfolio, prior, RGPE and FSBO surrogate fitted on cell-only tasks (never TASK)."""
+    return cell_tasks.cell_model().save(folder / "model")
 
 
 def test_four_workers_share_one_study_and_fill_the_warehouse(
@@ -58,12 +52,12 @@ def test_four_workers_share_one_study_and_fill_the_warehouse(
     assert len(trials) == WORKERS * TRIALS_EACH
     assert sorted(t.number for t in trials) == list(range(WORKERS * TRIALS_EACH))
     assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials)
-    configs = [json.dumps(t.params, sort_keys=True) for t in trials]
-    assert len(set(configs)) == len(configs), "concurrent workers proposed one config twice"
+    networks = cell_tasks.network_keys(study)
+    assert len(set(networks)) == len(networks), "concurrent workers proposed one network twice"
 
     with Warehouse.open(warehouse) as store:
-        stored = store.trials("synthetic")
-        curves = store.curves("synthetic")
+        stored = store.trials(FAMILY.name)
+        curves = store.curves(FAMILY.name)
     assert len(stored) == len(trials)  # every trial recorded once
     assert sorted(stored["number"]) == sorted(t.number for t in trials)
     assert set(stored["task"]) == {TASK}

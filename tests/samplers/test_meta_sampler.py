@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import threading
 import warnings
 from functools import cache
 from pathlib import Path
@@ -155,6 +156,33 @@ def test_two_worker_processes_share_an_rdb_storage(tmp_path: Path) -> None:
     assert len(study.trials) == 10
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert len(set(_keys(study))) == 10
+
+
+def test_two_samplers_sharing_a_storage_never_propose_one_network_twice(tmp_path: Path) -> None:
+    """Two sampler instances (two locks, as two processes) on one journal, at the same time.
+
+    Both read the same trials and, on 26 networks, their acquisitions agree; each must see
+    the other's claim once written and choose again.
+    """
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
+    optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+    model = cell_tasks.cell_model()
+
+    def worker(seed: int) -> None:
+        study = optuna.load_study(study_name="shared", storage=storage,
+                                  sampler=MetaSampler(model, seed=seed, n_warmstart=2))
+        study.optimize(cell_tasks.objective(cell_tasks.HELD_OUT[0]), n_trials=7)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    keys = cell_tasks.network_keys(optuna.load_study(study_name="shared", storage=storage))
+    assert len(keys) == 14 and len(set(keys)) == 14
 
 
 def test_enqueued_trials_are_evaluated_as_enqueued() -> None:
