@@ -159,22 +159,59 @@ def test_variants_change_what_their_id_says(family: TaskFamily) -> None:
 # -- the network -----------------------------------------------------------------------------
 
 
+def _outputs(family: TaskFamily, cell: str, channels: int = 8) -> Any:
+    """The network's output on a fixed batch, every weight a function of its shape only.
+
+    Two convolutions of one kind then compute the same function wherever they sit, so two
+    cells give equal outputs exactly when their networks compose the same ops the same way;
+    equal parameter counts do not tell that (a chain of two convolutions and two side by side
+    have as many).
+    """
+    import zlib
+
+    import torch
+
+    model = family_module(family).build_network(family.space.cells[0].parse(cell), channels,
+                                                1, 10).eval()
+    with torch.no_grad():
+        for weight in model.parameters():
+            seed = zlib.crc32(repr(tuple(weight.shape)).encode())
+            weight.copy_(0.3 * torch.randn(weight.shape,
+                                           generator=torch.Generator().manual_seed(seed)))
+        x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        return model(x)
+
+
 @pytest.mark.parametrize(("first", "second"), [ISOMORPHIC, *DEAD_EDGES])
 def test_equivalent_cells_build_the_same_network(
     family: TaskFamily, first: str, second: str
 ) -> None:
+    import torch
+
     if (first, second) in DEAD_EDGES:
         cell_space = family.space.cells[0]
         assert cell_space.canonical(first) == cell_space.canonical(second)
     assert _n_params(family, first) == _n_params(family, second)
     assert _n_params(family, first, channels=24) == _n_params(family, second, channels=24)
+    torch.testing.assert_close(_outputs(family, first), _outputs(family, second))
 
 
-@pytest.mark.parametrize(("first", "second"), DIFFERENT)
+# Two convolutions in a chain, and two side by side (with a skip): as many weights, another
+# network.
+CHAIN = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|none~2|"
+SIDE_BY_SIDE = "|none~0|+|nor_conv_3x3~0|none~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"
+
+
+@pytest.mark.parametrize(("first", "second"), [*DIFFERENT, (CHAIN, SIDE_BY_SIDE)])
 def test_different_cells_build_different_networks(
     family: TaskFamily, first: str, second: str
 ) -> None:
-    assert _n_params(family, first) != _n_params(family, second)
+    if (first, second) == (CHAIN, SIDE_BY_SIDE):
+        assert _n_params(family, first) == _n_params(family, second)
+    else:
+        assert _n_params(family, first) != _n_params(family, second)
+    assert not np.allclose(_outputs(family, first).numpy(), _outputs(family, second).numpy(),
+                           atol=1e-4)
 
 
 def test_dead_edges_are_not_built(family: TaskFamily) -> None:

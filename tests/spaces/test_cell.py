@@ -428,7 +428,15 @@ def test_custom_space_end_to_end() -> None:
     assert space.canonical(swapped) == space.canonical(other)
     np.testing.assert_array_equal(space.encode(swapped), space.encode(other))
     assert space.encoding_length == 12
-    assert len({space.canonical(c) for c in space.all_cells()}) <= space.size
+    # Counted by hand: the output is op02(x) + op12(op01(x)). The first term is one of
+    # {0, x, conv, pool}, the second one of {0, x, conv, pool, conv.conv, conv.pool, pool.conv,
+    # pool.pool} (a skip on the path is the identity, a none anywhere zeroes it). With the first
+    # term 0 that is 8 networks; with both non-zero, 3 x 7 ordered pairs of which the 3 pairs
+    # of two plain ops count twice: 18 more. 26 networks, and canonical keys tell them apart.
+    cells = list(space.all_cells())
+    assert len({space.network_key(c) for c in cells}) == 26
+    assert len({space.canonical(c) for c in cells}) == 26
+    assert len({(space.canonical(c), space.network_key(c)) for c in cells}) == 26
     with pytest.raises(SpaceError, match="nor_conv_3x3"):
         space.parse("|nor_conv_3x3~0|+|none~0|none~1|")
 
