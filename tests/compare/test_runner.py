@@ -17,6 +17,8 @@ from metasearch.compare._execute import open_storage
 from metasearch.compare._protocols import choose_tasks
 from metasearch.errors import MetasearchError
 from metasearch.families import get_family
+from metasearch.metamodel import MetaModel, TaskContext
+from metasearch.warehouse import Warehouse
 
 runner = CliRunner()
 FAMILY = get_family("synthetic")
@@ -76,6 +78,21 @@ def _runs(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "runs.csv")
 
 
+def _nearest_training_best(warehouse: str, model_dir: Path, task: str,
+                           train: list[str]) -> dict[str, Any]:
+    """The flat best configuration of the training task the model finds most like ``task``
+    (among those its task similarity was fitted on: the training split, not validation)."""
+    model = MetaModel.load(model_dir, FAMILY.space)
+    similarity = model.get("portfolio").similarity
+    weights = similarity.weights(TaskContext(meta_features=FAMILY.task(task).meta_features))
+    by_task = dict(zip(similarity.task_ids, weights, strict=True))
+    nearest = max((t for t in train if t in by_task), key=lambda t: by_task[t])
+    with Warehouse.open(warehouse) as store:
+        trials = store.trials("synthetic", tasks=[nearest])
+    done = trials[trials["status"] == "complete"]
+    return FAMILY.space.flatten(done.loc[done["final_value"].idxmax(), "config"])
+
+
 def test_compare_end_to_end_writes_the_report(warehouse: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["compare", "--family", "synthetic", "--warehouse", warehouse, "--test-tasks",
@@ -104,9 +121,15 @@ def test_compare_end_to_end_writes_the_report(warehouse: str, tmp_path: Path) ->
     # ws-tpe starts from the most similar training task's best configuration
     first = runs[(runs["method"] == "ws-tpe") & (runs["trial"] == 1)]
     assert first["state"].eq("complete").all()
+    storage = open_storage(f"journal:{out / 'studies.journal'}")
+    for task in IDS[6:]:
+        best = _nearest_training_best(warehouse, out / "models" / "shared", task, IDS[:6])
+        for seed in (0, 1):
+            study = optuna.load_study(study_name=f"compare/synthetic/{task}/ws-tpe/seed={seed}",
+                                      storage=storage)
+            assert study.trials[0].params == best
 
     # a second run resumes: every study is finished, nothing is trained again
-    storage = open_storage(f"journal:{out / 'studies.journal'}")
     before = sum(s.n_trials for s in optuna.get_all_study_summaries(storage))
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
@@ -149,15 +172,22 @@ def test_a_run_claimed_by_another_host_is_left_to_it(warehouse: str, tmp_path: P
 
 def test_same_seed_same_first_trial_across_methods_without_a_model(warehouse: str,
                                                                    tmp_path: Path) -> None:
+    """Every cold-start method's first trial is the seed's random draw: the same start."""
+    methods = ["random", "tpe", "gp", "cmaes"]
     plan = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path,
-                        test=[IDS[7]], methods=["random"], seeds=2, budget=2)
+                        test=[IDS[7]], methods=methods, seeds=2, budget=1)
     execute(plan)
     runs, _, _ = collect_runs(plan)
+    assert sorted(set(runs["method"])) == sorted(methods) and len(runs) == 8
+    first = runs.groupby("seed")["value"]
+    assert (first.nunique() == 1).all()  # one first value per seed, whatever the method
+    assert first.first().nunique() == 2  # and another one for the other seed
     again = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "b",
-                         test=[IDS[7]], methods=["random"], seeds=2, budget=2)
+                         test=[IDS[7]], methods=["random"], seeds=2, budget=1)
     execute(again)
     runs_b, _, _ = collect_runs(again)
-    pd.testing.assert_series_equal(runs["value"], runs_b["value"])
+    pd.testing.assert_series_equal(runs[runs["method"] == "random"]["value"].reset_index(
+        drop=True), runs_b["value"].reset_index(drop=True))
 
 
 def _quick_args(out: Path) -> list[str]:

@@ -220,3 +220,30 @@ def test_a_finite_space_is_covered_without_a_repeat() -> None:
     study.optimize(lambda t: _finite_value(FINITE.suggest(t), 0.5), n_trials=24)
     keys = [config_key(FINITE.encode(FINITE.unflatten(t.params))) for t in study.trials]
     assert len(set(keys)) == 24
+
+
+# -- piBO's prior weight -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 20])
+def test_the_prior_weighs_beta_over_n(n: int) -> None:
+    """piBO (Hvarfner et al., 2022): the prior's log density enters as ``beta / n`` times it,
+    ``n`` the support trials with a value, so it steers early and fades; alone (no surrogate)
+    it is the whole score."""
+    model = _finite_model()
+    configs = [FINITE.validate({"opt": o, "act": a, "norm": True})
+               for o in ("sgd", "adam", "rmsprop", "lamb") for a in ("relu", "gelu", "tanh")]
+    x = FINITE.encode_many(configs)
+    rows = [i % 2 for i in range(n)] + [2]  # n trials of two configurations, one failure
+    values = [_finite_value(configs[i], 0.5) for i in rows[:-1]] + [math.nan]
+    support = Support(x[rows], np.array(values))  # the failed trial does not count in n
+    context = TaskContext(meta_features={}, x=support.x, scores=support.scores)
+    prior = model.get("prior")
+    predictor = model.get("surrogate").adapt(context)
+    log_prior = np.asarray(prior.log_density(x, context))
+    assert np.ptp(log_prior) > 0.1  # a prior that tells the candidates apart
+    with_prior = Acquisition(predictor, prior, context, beta=7.0).scores(x, support)
+    without = Acquisition(predictor, None, context, beta=7.0).scores(x, support)
+    np.testing.assert_allclose(with_prior - without, 7.0 / n * log_prior, rtol=1e-9, atol=1e-9)
+    alone = Acquisition(None, prior, context, beta=7.0).scores(x, support)
+    np.testing.assert_allclose(alone, log_prior, rtol=1e-12)
