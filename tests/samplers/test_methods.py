@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import cell_tasks
 import numpy as np
 import optuna
 import pytest
@@ -118,3 +119,61 @@ def test_run_names_samplers_and_pruners_from_the_same_registry() -> None:
     assert isinstance(cold, MetaSampler) and cold._model is None
     with pytest.raises(MetasearchError, match="unknown pruner 'magic': expected one of none"):
         build_pruner("magic", SearchInputs())
+
+
+# -- each method does what its description says -------------------------------------------------
+
+
+def _shift_trials(sampler: optuna.samplers.BaseSampler, n: int) -> list[dict[str, Any]]:
+    """The parameters ``sampler`` tries in ``n`` trials of a held-out shift task."""
+    task: Any = FAMILY.task(FAMILY.task_ids()[30])
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: task.final_value(FAMILY.space.suggest(t)), n_trials=n)
+    return [t.params for t in study.trials]
+
+
+@pytest.mark.parametrize(("name", "optuna_sampler"), [
+    ("gp", lambda: optuna.samplers.GPSampler(seed=3)),
+    ("cmaes", lambda: optuna.samplers.CmaEsSampler(seed=3)),
+])
+def test_gp_and_cmaes_search_as_optuna_s_own_samplers(name: str, optuna_sampler: Any) -> None:
+    """Trial for trial what Optuna's sampler does, past the 10 random trials where GP and TPE
+    start alike (so the check tells them apart)."""
+    built = build_method(name, SearchInputs(seed=3))
+    ours = _shift_trials(built.sampler, 12)
+    assert ours == _shift_trials(optuna_sampler(), 12)
+    assert ours != _shift_trials(build_method("tpe", SearchInputs(seed=3)).sampler, 12)
+    assert built.pruner is None and built.enqueue == []
+
+
+def _proposals(name: str, model: MetaModel, n: int) -> list[dict[str, Any]]:
+    """What method ``name`` proposes in ``n`` trials of a held-out cell-only task."""
+    features = cell_tasks.FAMILY.task(cell_tasks.HELD_OUT[2]).meta_features
+    built = build_method(name, SearchInputs(seed=5, model=model, task_features=features,
+                                            space=cell_tasks.SPACE, max_budget=1))
+    study = optuna.create_study(direction="maximize", sampler=built.sampler)
+    study.optimize(cell_tasks.objective(cell_tasks.HELD_OUT[2]), n_trials=n)
+    return [t.params for t in study.trials]
+
+
+def _meta_proposals(model: MetaModel, n: int) -> list[dict[str, Any]]:
+    """What plain MetaSampler proposes with ``model`` in the same runs as :func:`_proposals`."""
+    features = cell_tasks.FAMILY.task(cell_tasks.HELD_OUT[2]).meta_features
+    sampler = MetaSampler(model, seed=5, task_features=features)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(cell_tasks.objective(cell_tasks.HELD_OUT[2]), n_trials=n)
+    return [t.params for t in study.trials]
+
+
+@pytest.mark.parametrize(("name", "component"), [("no-prior", "prior"),
+                                                  ("rgpe-surrogate", "surrogate")])
+def test_an_ablation_searches_as_its_model_without_the_component(name: str,
+                                                                 component: str) -> None:
+    """``no-prior`` draws no prior candidates and drops the piBO weight: it proposes what
+    MetaSampler proposes with a model that has no prior. ``rgpe-surrogate``, on a model with
+    both surrogates, proposes what MetaSampler does with RGPE the only one."""
+    model = cell_tasks.cell_model()
+    assert model.get("surrogate") is not None and model.get("rgpe") is not None
+    ablated = _proposals(name, model, 10)
+    assert ablated == _meta_proposals(model.without(component), 10)
+    assert ablated != _proposals("metasearch", model, 10)
