@@ -47,3 +47,23 @@ def write_echo_model(path: Path) -> None:
              + _field(11, _tensor("x_cont", FLOAT)) + _field(12, _tensor("y", FLOAT)))
     model = _field(1, 8) + _field(7, graph) + _field(8, _field(2, 13))
     path.write_bytes(model)
+
+
+def write_lcbench_echo_model(path: Path) -> None:
+    """Write a model of LCBench's six outputs to ``path``: ``[x_cat, x_cont[:, :4], x_cat]``.
+
+    Its outputs ``time, val_accuracy, ...`` are then the task's code, the epoch, the batch
+    size, the learning rate, the momentum and the code again: a curve read from
+    ``val_accuracy`` is the epochs the family fed, 1 to the budget. ``x_cont``'s 8 columns
+    are split in two halves (Split, opset 13, equal parts without a ``split`` input).
+    """
+    split = (_field(1, "x_cont") + _field(2, "first") + _field(2, "second") + _field(3, "split")
+             + _field(4, "Split") + _field(5, _field(1, "axis") + _field(3, 1) + _field(20, 2)))
+    concat = (_field(1, "cat_f") + _field(1, "first") + _field(1, "cat_f") + _field(2, "y")
+              + _field(3, "y") + _field(4, "Concat")
+              + _field(5, _field(1, "axis") + _field(3, 1) + _field(20, 2)))
+    graph = (_field(1, _node("Cast", ["x_cat"], "cat_f", "to", FLOAT)) + _field(1, split)
+             + _field(1, concat) + _field(2, "lcbench_echo")
+             + _field(11, _tensor("x_cat", INT32)) + _field(11, _tensor("x_cont", FLOAT))
+             + _field(12, _tensor("y", FLOAT)))
+    path.write_bytes(_field(1, 8) + _field(7, graph) + _field(8, _field(2, 13)))
