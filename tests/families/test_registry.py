@@ -49,8 +49,9 @@ USER_FAMILY = textwrap.dedent('''
 ''')
 
 
-def _families_json(folder: Path) -> tuple[list[dict], str]:  # type: ignore[type-arg]
-    env = {**os.environ, "METASEARCH_FAMILY_PATH": str(folder)}
+def _families_json(folder: Path, **extra_env: str
+                   ) -> tuple[list[dict], str]:  # type: ignore[type-arg]
+    env = {**os.environ, "METASEARCH_FAMILY_PATH": str(folder), **extra_env}
     done = subprocess.run(
         [sys.executable, "-c", "from metasearch.cli import main; main()", "families", "--json"],
         capture_output=True, text=True, env=env, timeout=120, check=True,
@@ -73,6 +74,30 @@ def test_a_broken_file_is_named_and_hides_nothing(tmp_path: Path) -> None:
     families, stderr = _families_json(tmp_path)
     assert "user-quad" in {f["name"] for f in families}
     assert "broken.py failed to load" in stderr and "not_a_module_anywhere" in stderr
+
+
+def test_a_family_from_an_entry_point_is_found(tmp_path: Path) -> None:
+    """An installed package's ``metasearch.task_families`` entry point, found through
+    importlib.metadata: a real ``.dist-info`` on ``sys.path``. The class is not decorated, so
+    only the entry point registers it; a broken entry point is named and hides nothing."""
+    site = tmp_path / "site"
+    (site / "quad_plugin").mkdir(parents=True)
+    (site / "quad_plugin" / "__init__.py").write_text(
+        USER_FAMILY.replace("@register_family\n", "").replace("user-quad", "plugin-quad"))
+    info = site / "quad_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: quad-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[metasearch.task_families]\n"
+                                           "quad = quad_plugin:Quad\n"
+                                           "gone = quad_plugin_missing:Quad\n")
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    families, stderr = _families_json(tmp_path / "no-files", PYTHONPATH=path)
+    quad = next(f for f in families if f["name"] == "plugin-quad")
+    assert [t["id"] for t in quad["tasks"]] == ["quad-1", "quad-2"]
+    assert "entry point gone failed to load" in stderr and "quad_plugin_missing" in stderr
+    assert "synthetic" in {f["name"] for f in families}
+    alone, _ = _families_json(tmp_path / "no-files")  # without the package: no such family
+    assert "plugin-quad" not in {f["name"] for f in alone}
 
 
 def test_unknown_family_names_the_known_ones() -> None:
