@@ -41,6 +41,7 @@ from metasearch.samplers._meta_support import (
     SupportCache,
     conditioning_rows,
     config_key,
+    encode_trial,
     read_support,
 )
 from metasearch.samplers._optuna_private import (
@@ -73,6 +74,17 @@ def default_fallback(seed: int | None) -> BaseSampler:
 def _key(study: Study, trial: FrozenTrial) -> tuple[int, int]:
     """What a trial's proposal is kept under: its storage and its id there."""
     return id(storage_of(study)), trial_id(trial)
+
+
+def _choose_past(choose: Callable[[], dict[str, Any] | None], space: SearchSpace,
+                 support: Support, skip: int) -> dict[str, Any] | None:
+    """The choice after ``skip`` fresh ones (each marked taken); None when none is left."""
+    for _ in range(skip):
+        passed = choose()
+        if passed is None:
+            return None
+        support.taken.add(config_key(space.encode(passed)))
+    return choose()
 
 
 def _entropy(seed: int | None) -> int:
@@ -431,18 +443,20 @@ class MetaSampler(BaseSampler):
         propose at the same time from the same trials, and on a small space their acquisitions
         agree. So the claims of a shared storage are read back after writing the proposal:
         where another trial holds the same configuration, its claims join ``support.taken``
-        and ``choose`` runs again. Of two writers the later always reads the earlier's claim,
-        so at least one of them moves; a trial chooses at most ``CLAIM_ROUNDS`` more times.
+        and the trial chooses again. Of two writers the later always reads the earlier's
+        claim, so at least one of them moves; and since both may, and would then agree again,
+        each passes over one fresh choice per running rival numbered below it. At most
+        ``CLAIM_ROUNDS`` rounds.
         """
         config = choose()
         for _ in range(CLAIM_ROUNDS):
             if config is None:
                 return None
-            claims = self._write_proposal(study, trial, space, config)
-            if config_key(space.encode(config)) not in claims:
+            taken, ahead = self._write_proposal(study, trial, space, config)
+            if config_key(space.encode(config)) not in taken:
                 return config
-            support.taken |= claims
-            again = choose()
+            support.taken |= taken
+            again = _choose_past(choose, space, support, ahead)
             if again is None:  # nothing fresh is left: keep the written one
                 return config
             config = again
@@ -452,19 +466,24 @@ class MetaSampler(BaseSampler):
 
     def _write_proposal(self, study: Study, trial: FrozenTrial, space: SearchSpace,
                         config: dict[str, Any], read_back: bool = True
-                        ) -> set[tuple[float, ...]]:
-        """Record ``config`` as ``trial``'s proposal; the claims of every other trial after.
+                        ) -> tuple[set[tuple[float, ...]], int]:
+        """Record ``config`` as ``trial``'s proposal. Then read back the claims of every other
+        trial, and count the running trials numbered below ``trial`` that claim ``config``.
 
         An in-memory storage serves one process, whose proposals the lock has serialized, so
         nothing is read back from it (nor with ``read_back`` False).
         """
         set_trial_system_attr(study, trial, PROPOSAL_ATTR, space.flatten(config))
         if not read_back or isinstance(storage_of(study), optuna.storages.InMemoryStorage):
-            return set()
+            return set(), 0
         trials = study.get_trials(deepcopy=False)
         cache = self._cache.of(storage_of(study))
-        return read_support(space, study, trials, trial.number,
-                            cache.trials if cache is not None else None).taken
+        taken = read_support(space, study, trials, trial.number,
+                             cache.trials if cache is not None else None).taken
+        key = config_key(space.encode(config))
+        ahead = sum(1 for t in trials if t.state == TrialState.RUNNING
+                    and t.number < trial.number and key in encode_trial(space, t).keys)
+        return taken, ahead
 
     def _context(self, support: Support | None = None) -> TaskContext:
         """The task context; with ``support``, its conditioning subset (all up to the cap)."""

@@ -34,6 +34,7 @@ __all__ = [
     "SupportCache",
     "conditioning_rows",
     "config_key",
+    "encode_trial",
     "read_support",
 ]
 
@@ -106,7 +107,8 @@ class _Encoded(NamedTuple):
     keys: frozenset[tuple[float, ...]]
 
 
-def _encode_trial(space: SearchSpace, trial: FrozenTrial) -> _Encoded:
+def encode_trial(space: SearchSpace, trial: FrozenTrial) -> _Encoded:
+    """``trial``'s encoding (None outside ``space``) and every configuration key it claims."""
     x = encode_flat(space, trial.params)
     keys = {config_key(x)} if x is not None else set()
     for flat in _claimed(trial)[1:]:
@@ -196,7 +198,7 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
             continue
         entry = cache.get(trial_id(trial)) if cache is not None else None
         if entry is None:
-            entry = _encode_trial(space, trial)
+            entry = encode_trial(space, trial)
             if cache is not None and trial.state.is_finished():
                 cache[trial_id(trial)] = entry
         taken.update(entry.keys)
