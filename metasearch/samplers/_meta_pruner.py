@@ -176,10 +176,17 @@ class MetaPruner(BasePruner):
         return self._model
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
-        probability = self.probability_better(study, trial)
+        # The study's correction only moves a prediction towards keeping the trial (shift >= 0,
+        # scale >= 1, and the threshold 1 - confidence <= 0.5 sits at z <= 0), so a trial the
+        # uncorrected model keeps stays kept: the costly leave-one-out correction is measured
+        # only for a trial that would otherwise be pruned.
+        probability = self._probability(study, trial, recalibrate=False)
         if probability is None:
             return self._fallback.prune(study, trial)
-        return probability < 1.0 - self._confidence and self._may_prune(study)
+        if probability < 1.0 - self._confidence and self._recalibrate:
+            probability = self._probability(study, trial, recalibrate=True)
+        return (probability is not None and probability < 1.0 - self._confidence
+                and self._may_prune(study))
 
     def _may_prune(self, study: Study) -> bool:
         """False while evidence is thin and as many trials are pruned as have completed."""
@@ -195,6 +202,10 @@ class MetaPruner(BasePruner):
         have finished, or once its curve is complete; None where the curve model does not
         apply (no model, or parameters outside its space), which defers to ``fallback``.
         """
+        return self._probability(study, trial, recalibrate=self._recalibrate)
+
+    def _probability(self, study: Study, trial: FrozenTrial, *, recalibrate: bool
+                     ) -> float | None:
         if self._model is None or self._curves is None or len(study.directions) > 1:
             return None
         seen = len(trial.intermediate_values)
@@ -224,8 +235,7 @@ class MetaPruner(BasePruner):
         )
         support_curves = np.stack(curves) if curves else None
         prefix = sign * _curve(trial, width)
-        fix = self._study_calibration(context, support_curves, seen) \
-            if self._recalibrate else None
+        fix = self._study_calibration(context, support_curves, seen) if recalibrate else None
         probability = self._curves.prob_better(prefix[None, :], x[None, :], best, context,
                                                support_curves, fix)
         return float(probability[0])

@@ -110,6 +110,33 @@ def test_prunes_a_hopeless_curve_and_keeps_a_leading_one() -> None:
     assert pruner.prune(study, _trial_with(study, [0.0] * 6))
 
 
+def test_the_study_correction_is_measured_only_where_it_can_change_the_decision(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    study = _study_with_finished(n=8)
+    best = study.best_value
+    pruner = MetaPruner(trained(), min_epochs=3, evidence_trials=0)
+    measured: list[int] = []
+    original = MetaPruner._study_calibration
+
+    def counting(self: MetaPruner, *args: Any) -> Any:
+        measured.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(MetaPruner, "_study_calibration", counting)
+    curves = [[best + 0.1] * 6, [best] * 5, [best * 0.9] * 4, [best * 0.5] * 6, [0.0] * 6,
+              [0.0, 0.1, best * 0.3, best * 0.6]]
+    for values in curves:  # the shortcut decides as the full computation does
+        trial = _trial_with(study, values)
+        full = pruner.probability_better(study, trial)
+        assert full is not None
+        assert pruner.prune(study, trial) == (full < 1.0 - 0.99)
+    measured.clear()
+    assert not pruner.prune(study, _trial_with(study, [best + 0.1] * 6))
+    assert measured == []  # a kept trial never pays for the leave-one-out correction
+    assert pruner.prune(study, _trial_with(study, [0.0] * 6))
+    assert measured == [1]
+
+
 def test_while_evidence_is_thin_no_more_are_pruned_than_completed() -> None:
     study = _study_with_finished(n=4)
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
