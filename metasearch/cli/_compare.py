@@ -51,9 +51,9 @@ def compare(
                                       "test task."),
     out: Path = typer.Option(Path("compare-out"), "--out", help="Output folder: report.html, "
                              "summary.json, runs.csv, costs.csv, studies and models."),
-    quick: bool = typer.Option(False, "--quick", help="A first look in about two minutes: the "
-                               "synthetic family, 4 held-out tasks, 3 seeds, 20 trials, 7 "
-                               "methods."),
+    quick: bool = typer.Option(False, "--quick", help="A first look in a few minutes on two "
+                               "cores: the synthetic family, 4 held-out tasks, 3 seeds, 20 "
+                               "trials, 7 methods."),
     seed: int = typer.Option(0, "--seed", help="Seeds the task split and meta-training."),
     device: str = typer.Option("cpu", "--device", help="Where trials train: cpu, cuda, "
                                "cuda:N."),

@@ -40,7 +40,7 @@ QUICK: dict[str, Any] = {
     "methods": ("metasearch", "no-warmstart", "no-surrogate", "random", "tpe", "ws-tpe",
                 "ws-cmaes"),
 }
-"""``--quick``: the synthetic family, small enough for about two minutes on two cores."""
+"""``--quick``: the synthetic family, small enough for a few minutes on two cores."""
 
 
 
