@@ -232,7 +232,8 @@ SUPER_DATA = [name for name in ("rbv2_super", "iaml_super")
 
 
 @pytest.mark.skipif(bool(SUPER_DATA), reason=f"YAHPO scenario folder(s) {SUPER_DATA} not "
-                    f"found under {(DATA / 'yahpo').resolve()} (YAHPO Gym's data, v1.0.2)")
+                    "found under $METASEARCH_BENCHMARKS/yahpo (YAHPO Gym's data, v1.0.2; "
+                    f"METASEARCH_BENCHMARKS={os.environ.get('METASEARCH_BENCHMARKS', 'unset')})")
 def test_the_super_scenarios_load_with_their_conjunctions() -> None:
     result = runner.invoke(app, ["families", "--data", str(DATA), "--json"])
     assert result.exit_code == 0, result.output
