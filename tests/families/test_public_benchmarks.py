@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from metasearch.cli import app
 from metasearch.families import BenchmarkDataError, TabularTask, TaskFamily, get_family
+from metasearch.families import _registry as registry
 from metasearch.warehouse import Warehouse
 from tests.families import benchmark_fixtures as fixtures
 
@@ -60,6 +61,9 @@ def test_missing_data_says_where_to_get_it(name: str, folder: str, tmp_path: Pat
     monkeypatch.setenv("METASEARCH_BENCHMARKS", str(tmp_path))
     with pytest.raises(BenchmarkDataError, match=f"{folder}/.*--data PATH; get it from"):
         fresh(name).task_ids()
+    # A CLI process starts with no family instances; earlier tests in this one left the
+    # registry's shared instances holding the data they resolved.
+    monkeypatch.setattr(registry, "_INSTANCES", {})
     result = runner.invoke(app, ["families"])
     assert result.exit_code == 0 and f"{name}: data not found" in result.output
     assert "synthetic" in result.output
