@@ -10,6 +10,7 @@ from metasearch.spaces._conditions import (
     Clause,
     Comparison,
     Condition,
+    Relation,
     clause_from_dict,
 )
 from metasearch.spaces._configspace import read_configspace_json, space_from_configspace
@@ -41,6 +42,7 @@ __all__ = [
     "Float",
     "Hyperparameter",
     "Int",
+    "Relation",
     "SearchSpace",
     "canonical",
     "clause_from_dict",

@@ -8,7 +8,8 @@ YAHPO Gym and HPOBench publish:
   parameters before it (``xgboost.eta`` when ``learner_id == "xgboost"`` and ``booster`` is
   ``dart`` or ``gbtree``: an :class:`AllOf` of two :class:`Condition`);
 - a space's ``forbidden`` clauses: a configuration on which one holds is never proposed
-  (``kernel == "linear"`` and ``degree`` in ``{4, 5}``: an :class:`AllOf`).
+  (``kernel == "linear"`` and ``degree`` in ``{4, 5}``: an :class:`AllOf`; ``min_width >
+  max_width``: a :class:`Relation` between two parameters).
 
 A clause that reads a parameter absent from the configuration (inactive) does not hold, as
 in ConfigSpace: a child of an inactive parent is inactive, and a forbidden clause over an
@@ -27,7 +28,10 @@ from typing import Any
 
 from metasearch.errors import SpaceError
 
-__all__ = ["AllOf", "AnyOf", "Clause", "Comparison", "Condition", "clause_from_dict"]
+__all__ = [
+    "AllOf", "AnyOf", "Clause", "Comparison", "Condition", "Relation", "clause_from_dict",
+    "relations",
+]
 
 
 class Clause(ABC):
@@ -123,6 +127,61 @@ def _is_number(value: Any) -> bool:
         and math.isfinite(value)
 
 
+_RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "<": operator.lt, ">": operator.gt,
+}
+
+
+@dataclass(frozen=True)
+class Relation(Clause):
+    """Two parameters compared: ``left == right``, ``left < right`` or ``left > right``.
+
+    ConfigSpace's ForbiddenEqualsRelation, ForbiddenLessThanRelation and
+    ForbiddenGreaterThanRelation, which compare the two values themselves (an ordinal's value,
+    not its position). ``<`` and ``>`` hold on two numbers or on two strings (ConfigSpace's
+    comparison of the values); on a number and a string they do not, and
+    :class:`~metasearch.spaces.SearchSpace` refuses such a pair of parameters up front.
+
+    Example: ``Relation("min_width", ">", "max_width")`` forbids a lower bound above the upper.
+    """
+
+    left: str
+    op: str
+    right: str
+
+    def __post_init__(self) -> None:
+        if self.op not in _RELATIONS:
+            raise SpaceError(f"relation {self.op!r} between {self.left!r} and {self.right!r} "
+                             f"is not one of {list(_RELATIONS)}")
+        if self.left == self.right:
+            raise SpaceError(f"relation {self.left} {self.op} {self.right} compares a "
+                             "parameter with itself")
+
+    def holds(self, config: Mapping[str, Any]) -> bool:
+        if self.left not in config or self.right not in config:
+            return False
+        left, right = config[self.left], config[self.right]
+        if self.op != "==" and not _orderable(left, right):
+            return False
+        return bool(_RELATIONS[self.op](left, right))
+
+    @property
+    def parents(self) -> frozenset[str]:
+        return frozenset((self.left, self.right))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"left": self.left, "op": self.op, "right": self.right}
+
+    def describe(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
+
+
+def _orderable(left: Any, right: Any) -> bool:
+    """Two numbers, or two strings: what ``<`` and ``>`` compare."""
+    return (_is_number(left) and _is_number(right)) \
+        or (isinstance(left, str) and isinstance(right, str))
+
+
 @dataclass(frozen=True)
 class _Junction(Clause):
     """What :class:`AllOf` and :class:`AnyOf` share: two or more clauses."""
@@ -176,9 +235,11 @@ def clause_from_dict(data: Mapping[str, Any]) -> Clause:
     """Rebuild a clause from :meth:`Clause.to_dict` output.
 
     Raises:
-        SpaceError: ``data`` is none of the four forms.
+        SpaceError: ``data`` is none of the five forms.
     """
     try:
+        if "left" in data:
+            return Relation(str(data["left"]), str(data["op"]), str(data["right"]))
         if "all" in data:
             return AllOf(tuple(clause_from_dict(c) for c in data["all"]))
         if "any" in data:
@@ -188,3 +249,12 @@ def clause_from_dict(data: Mapping[str, Any]) -> Clause:
         return Condition(str(data["parent"]), tuple(data["values"]))
     except (KeyError, TypeError, AttributeError) as exc:
         raise SpaceError(f"malformed condition {data!r}: {exc!r}") from exc
+
+
+def relations(clause: Clause) -> list[Relation]:
+    """Every :class:`Relation` inside ``clause`` (itself, or nested in conjunctions)."""
+    if isinstance(clause, Relation):
+        return [clause]
+    if isinstance(clause, _Junction):
+        return [r for c in clause.clauses for r in relations(c)]
+    return []

@@ -11,9 +11,11 @@ their spaces. Its JSON (``json_format_version`` 0.2 and 0.4, and ConfigSpace 1.x
   a :class:`Comparison` on a number, or on an ordinal the :class:`Condition` over the values
   after (before) the given one in its sequence; ``AND`` and ``OR`` (nested to any depth) ->
   :class:`AllOf` and :class:`AnyOf`.
-- forbidden ``EQUALS`` and ``IN`` -> :class:`Condition` on the named parameter; ``AND`` ->
-  :class:`AllOf` of those. ConfigSpace's relations between two parameters (``RELATION``) are
-  refused, naming the clause, rather than searched as if they were not there.
+- forbidden ``EQUALS`` and ``IN`` -> :class:`Condition` on the named parameter; relations
+  between two parameters -> :class:`Relation` (``==``, ``<``, ``>``), as ConfigSpace 1.x writes
+  them (``RELATION_EQ``, ``RELATION_LT``, ``RELATION_GT``, with ``left`` and ``right``) and as
+  0.x wrote them (``RELATION`` with ``lambda`` ``EQUALS``, ``LESS``, ``GREATER``; 1.x's reader
+  also takes ``EQ``, ``LT``, ``GT`` there); ``AND`` -> :class:`AllOf` of any of those.
 
 The ConfigSpace package itself is not used: the format is plain JSON, a few dozen lines read
 it, and YAHPO Gym's data (written by ConfigSpace 0.4) and newer files read alike without
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from metasearch.errors import SpaceError
-from metasearch.spaces._conditions import AllOf, AnyOf, Clause, Comparison, Condition
+from metasearch.spaces._conditions import AllOf, AnyOf, Clause, Comparison, Condition, Relation
 from metasearch.spaces._params import Categorical, Float, Hyperparameter, Int
 from metasearch.spaces._space import SearchSpace
 
@@ -176,6 +178,11 @@ def _comparison(parent: str, kind: str, value: Any, spec: Mapping[str, Any]) -> 
 # -- forbidden clauses --------------------------------------------------------------------------
 
 
+_RELATION_OPS = {"RELATION_EQ": "==", "RELATION_LT": "<", "RELATION_GT": ">"}
+_RELATION_LAMBDAS = {"EQUALS": "==", "LESS": "<", "GREATER": ">", "EQ": "==", "LT": "<",
+                     "GT": ">"}
+
+
 def _forbidden(clause: Any) -> Clause:
     """One ConfigSpace forbidden clause as the clause it forbids."""
     kind = clause.get("type") if isinstance(clause, Mapping) else None
@@ -187,10 +194,15 @@ def _forbidden(clause: Any) -> Clause:
             return Condition(str(clause["name"]), (clause["value"],))
         if kind == "IN":
             return Condition(str(clause["name"]), tuple(clause["values"]))
+        op = _RELATION_OPS.get(str(kind)) if kind != "RELATION" else \
+            _RELATION_LAMBDAS.get(str(clause.get("lambda")))
+        if op is not None:
+            return Relation(str(clause["left"]), op, str(clause["right"]))
     except (KeyError, TypeError) as exc:
         raise SpaceError(f"malformed forbidden clause {clause!r}: {exc!r}") from exc
-    raise SpaceError(f"forbidden clause {clause!r} is not supported (expected EQUALS, IN or an "
-                     "AND of them; relations between two parameters are not)")
+    raise SpaceError(f"forbidden clause {clause!r} is not supported (expected EQUALS, IN, "
+                     "RELATION_EQ, RELATION_LT, RELATION_GT, RELATION with lambda EQUALS, LESS "
+                     "or GREATER, or an AND of them)")
 
 
 def _parents_first(params: dict[str, Hyperparameter]) -> tuple[Hyperparameter, ...]:

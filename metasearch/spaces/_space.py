@@ -18,8 +18,8 @@ import numpy as np
 
 from metasearch.errors import SpaceError
 from metasearch.spaces._cell import CellSpace
-from metasearch.spaces._conditions import Clause, clause_from_dict
-from metasearch.spaces._params import Hyperparameter, hyperparameter_from_dict
+from metasearch.spaces._conditions import Clause, clause_from_dict, relations
+from metasearch.spaces._params import Categorical, Hyperparameter, hyperparameter_from_dict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -68,6 +68,18 @@ class SearchSpace:
         unknown = sorted({n for c in self.forbidden for n in c.parents} - set(seen))
         if unknown:
             raise SpaceError(f"forbidden clauses read unknown hyperparameter(s) {unknown}")
+        self._check_orders()
+
+    def _check_orders(self) -> None:
+        """Refuse a ``<`` or ``>`` relation between parameters whose values never compare (a
+        number and a string): it could never hold, so the clause would silently do nothing."""
+        clauses = [*self.forbidden, *(p.condition for p in self.params if p.condition)]
+        for relation in (r for c in clauses for r in relations(c) if r.op != "=="):
+            left, right = self.param(relation.left), self.param(relation.right)
+            if not _value_kinds(left) & _value_kinds(right):
+                raise SpaceError(f"relation {relation.describe()!r} compares values that never "
+                                 f"order together ({left.kind} {left.name} and {right.kind} "
+                                 f"{right.name}: numbers with numbers, strings with strings)")
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
@@ -131,22 +143,31 @@ class SearchSpace:
         """Whether no forbidden clause holds on ``config`` (a valid configuration)."""
         return not self.forbidden or self.forbidding(config) is None
 
-    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+    def sample(self, rng: np.random.Generator, fixed: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
         """A configuration drawn uniformly (per parameter) from the space, less what its
         forbidden clauses rule out (rejection: a forbidden draw is drawn again).
 
+        Args:
+            rng: the generator.
+            fixed: hyperparameter values to keep (where active) instead of drawing them: a
+                sampler completing a configuration it has partly chosen.
+
         Raises:
-            SpaceError: :data:`MAX_REJECTIONS` draws in a row were all forbidden.
+            SpaceError: :data:`MAX_REJECTIONS` draws in a row were all forbidden (or a fixed
+                value is outside the space).
         """
+        kept = {k: self.param(k).validate(v) for k, v in (fixed or {}).items()}
         clause: Clause | None = None
         for _ in range(MAX_REJECTIONS):
-            config = self._draw(rng)
+            config = self._draw(rng, kept)
             clause = self.forbidding(config)
             if clause is None:
                 return config
         last = clause.describe() if clause is not None else "?"
-        raise SpaceError(f"{MAX_REJECTIONS} uniform draws in a row were forbidden (the last by "
-                         f"{last}): the forbidden clauses rule out nearly all of "
+        given = f" with {kept} fixed" if kept else ""
+        raise SpaceError(f"{MAX_REJECTIONS} uniform draws{given} in a row were forbidden (the "
+                         f"last by {last}): the forbidden clauses rule out nearly all of "
                          "the space")
 
     def redraw_forbidden(self, configs: list[dict[str, Any]], rng: np.random.Generator
@@ -161,13 +182,27 @@ class SearchSpace:
             return configs
         return [c if self.allows(c) else self.sample(rng) for c in configs]
 
-    def _draw(self, rng: np.random.Generator) -> dict[str, Any]:
+    def _draw(self, rng: np.random.Generator, fixed: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for param in self.params:
             if param.condition is None or param.condition.holds(out):
-                out[param.name] = param.sample(rng)
+                out[param.name] = fixed[param.name] if param.name in fixed else param.sample(rng)
         for cell in self.cells:
             out[cell.name] = cell.sample(rng).to_nb201()
+        return out
+
+    def active_values(self, flat: Mapping[str, Any]) -> dict[str, Any]:
+        """The hyperparameters of ``flat`` (a partial, flat configuration) that are active on
+        it, in order; what forbidden clauses read (cells are left out: no clause reads them).
+
+        A clause that holds on this part of a configuration holds on all of it (a clause over
+        a missing parameter does not hold), so a sampler can refuse a partial configuration
+        before it chooses the rest.
+        """
+        out: dict[str, Any] = {}
+        for param in self.params:
+            if param.name in flat and (param.condition is None or param.condition.holds(out)):
+                out[param.name] = flat[param.name]
         return out
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -291,3 +326,11 @@ class SearchSpace:
         """A short hash that changes whenever the space does (checked when loading models)."""
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _value_kinds(param: Hyperparameter) -> set[str]:
+    """Which of numbers and strings a parameter takes (what an order relation can compare)."""
+    if not isinstance(param, Categorical):
+        return {"number"}
+    return {"number" if isinstance(c, (int, float)) and not isinstance(c, bool) else
+            "string" if isinstance(c, str) else "other" for c in param.choices} - {"other"}

@@ -16,7 +16,7 @@ from metasearch.errors import MetasearchError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset, TaskContext
 from metasearch.metamodel._portfolio import Portfolio, greedy_order
-from metasearch.spaces import AllOf, Comparison, Condition, SearchSpace
+from metasearch.spaces import AllOf, Clause, Comparison, Condition, Relation, SearchSpace
 
 FAMILY = get_family("synthetic")
 
@@ -200,11 +200,18 @@ def test_round_trip_gives_identical_portfolios() -> None:
         Portfolio.restore(settings, arrays, FAMILY.space)
 
 
-def test_a_forbidden_past_trial_is_never_a_candidate() -> None:
+BANS = [  # adam with lr above 1e-3; adam with lr above its weight decay (two parameters)
+    AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3))),
+    AllOf((Condition("optimizer", ("adam",)), Relation("lr", ">", "weight_decay"))),
+]
+
+
+@pytest.mark.parametrize("ban", BANS, ids=["comparison", "relation"])
+def test_a_forbidden_past_trial_is_never_a_candidate(ban: Clause) -> None:
     """Past trials that the family's space now forbids (adam with lr above 1e-3, where most of
-    the training tasks' best trials are) never enter the portfolio."""
+    the training tasks' best trials are; or adam with lr above its weight decay) never enter
+    the portfolio."""
     data = _split(0)[0]
-    ban = AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3)))
     assert any(ban.holds(c) for c in _fitted(0).configs(16))  # the ban bites
     space = SearchSpace(data.space.params, data.space.cells, forbidden=(ban,))
     portfolio = Portfolio()

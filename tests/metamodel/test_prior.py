@@ -26,7 +26,16 @@ from metasearch.metamodel._kernels import (
     _truncated_normal,
 )
 from metasearch.metamodel._prior import ConfigPrior
-from metasearch.spaces import AllOf, Categorical, Comparison, Condition, Float, SearchSpace
+from metasearch.spaces import (
+    AllOf,
+    Categorical,
+    Clause,
+    Comparison,
+    Condition,
+    Float,
+    Relation,
+    SearchSpace,
+)
 
 FAMILY = get_family("synthetic")
 
@@ -248,11 +257,17 @@ def test_task_weights_are_cached_per_context_and_not_shared_across_contexts() ->
     np.testing.assert_array_equal(prior.elite_weights(first), fresh.elite_weights(first))
 
 
-def test_samples_are_never_forbidden() -> None:
+BANS = [  # adam with lr above 1e-3; adam with lr above its weight decay (two parameters)
+    AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3))),
+    AllOf((Condition("optimizer", ("adam",)), Relation("lr", ">", "weight_decay"))),
+]
+
+
+@pytest.mark.parametrize("ban", BANS, ids=["comparison", "relation"])
+def test_samples_are_never_forbidden(ban: Clause) -> None:
     """Perturbations of past best trials know nothing of forbidden clauses; each forbidden
     one is drawn again, and a space without any keeps its draws (and random stream) as is."""
     data = _split(0)[0]
-    ban = AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3)))
     assert sum(ban.holds(c) for c in _fitted(0).sample(300, np.random.default_rng(3))) > 10
     banned = ConfigPrior()
     banned.fit(dataclasses.replace(data, space=SearchSpace(data.space.params, data.space.cells,

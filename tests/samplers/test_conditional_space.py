@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,19 @@ CONFIG_SPACE = {
 }
 
 
-def configs(n: int = 40) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        config: dict[str, Any] = {"booster": "tree" if i % 2 else "linear",
-                                  "eta": float(10 ** rng.uniform(-3, 0))}
-        if config["booster"] == "tree":
-            config["depth"] = int(rng.integers(1, 13))
-        out.append(config)
-    return out
+def table_configs(seed: int, rest: Callable[[int, np.random.Generator], dict[str, Any]],
+                  n: int = 40) -> list[dict[str, Any]]:
+    """``n`` rows of a table: a log-uniform ``eta``, and what ``rest(i, rng)`` adds."""
+    rng = np.random.default_rng(seed)
+    return [{"eta": float(10 ** rng.uniform(-3, 0)), **rest(i, rng)} for i in range(n)]
+
+
+def configs() -> list[dict[str, Any]]:
+    def rest(i: int, rng: np.random.Generator) -> dict[str, Any]:
+        return {"booster": "tree", "depth": int(rng.integers(1, 13))} if i % 2 \
+            else {"booster": "linear"}
+
+    return table_configs(0, rest)
 
 
 def score(config: dict[str, Any], task: int) -> float:
@@ -122,6 +126,7 @@ AND_SPACE = {
         {"name": "booster", "type": "categorical", "choices": ["gbtree", "dart"]},
         {"name": "depth", "type": "uniform_int", "lower": 1, "upper": 12, "log": False},
         {"name": "drop", "type": "uniform_float", "lower": 0.0, "upper": 0.5, "log": False},
+        {"name": "width", "type": "uniform_int", "lower": 1, "upper": 12, "log": False},
     ],
     "conditions": [
         {"child": "booster", "parent": "learner", "type": "EQ", "value": "tree"},
@@ -129,45 +134,46 @@ AND_SPACE = {
             {"child": "depth", "parent": "learner", "type": "EQ", "value": "tree"},
             {"child": "depth", "parent": "booster", "type": "IN", "values": ["gbtree"]}]},
         {"child": "drop", "parent": "booster", "type": "NEQ", "value": "gbtree"},
+        {"child": "width", "parent": "booster", "type": "EQ", "value": "gbtree"},
     ],
-    # the table's best configurations (deep gbtrees at depth 8 or 9) are forbidden now
+    # the table's best configurations (deep, narrow gbtrees: depth 8 or 9, width below depth)
+    # are forbidden now: a relation between two parameters, as ConfigSpace 1.x writes it
     "forbiddens": [{"type": "AND", "clauses": [
         {"name": "booster", "type": "EQUALS", "value": "gbtree"},
-        {"name": "depth", "type": "IN", "values": [8, 9]}]}],
+        {"name": "depth", "type": "IN", "values": [8, 9]}]},
+        {"type": "RELATION_GT", "left": "depth", "right": "width"}],
 }
 
 
-def and_configs(n: int = 40) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(1)
-    out = []
-    for i in range(n):
-        config: dict[str, Any] = {"learner": "tree" if i % 4 else "linear",
-                                  "eta": float(10 ** rng.uniform(-3, 0))}
-        if config["learner"] == "tree":
-            config["booster"] = "gbtree" if i % 4 != 3 else "dart"
-            if config["booster"] == "gbtree":
-                config["depth"] = int(rng.integers(1, 13))
-            else:
-                config["drop"] = float(rng.uniform(0, 0.5))
-        out.append(config)
-    return out
+def and_configs() -> list[dict[str, Any]]:
+    def rest(i: int, rng: np.random.Generator) -> dict[str, Any]:
+        if not i % 4:
+            return {"learner": "linear"}
+        if i % 4 == 3:
+            return {"learner": "tree", "booster": "dart", "drop": float(rng.uniform(0, 0.5))}
+        depth = int(rng.integers(1, 13))
+        return {"learner": "tree", "booster": "gbtree", "depth": depth,
+                "width": int(rng.integers(1, 13))}
+
+    return table_configs(1, rest)
 
 
 def and_score(config: dict[str, Any], task: int) -> float:
-    """gbtrees of depth 8 or 9 win (so the forbidden depths tempt every model)."""
+    """Narrow gbtrees of depth 8 or 9 win (so the forbidden ones tempt every model)."""
     eta = -0.05 * (math.log10(config["eta"]) + 1.0 + 0.1 * task) ** 2
     if config.get("booster") == "gbtree":
-        return 0.9 - 0.03 * abs(config["depth"] - 8.5) + eta
+        return 0.9 - 0.03 * abs(config["depth"] - 8.5) - 0.01 * config["width"] + eta
     return 0.6 + eta - (0.1 * config.get("drop", 0.0))
 
 
 def allowed_and_active(config: dict[str, Any]) -> None:
-    """The space's rules, written out by hand: activity of each parameter, and the ban."""
+    """The space's rules, written out by hand: activity of each parameter, and the bans."""
     tree, gbtree = config.get("learner") == "tree", config.get("booster") == "gbtree"
     assert ("booster" in config) == tree, config
-    assert ("depth" in config) == (tree and gbtree), config
+    assert ("depth" in config) == ("width" in config) == (tree and gbtree), config
     assert ("drop" in config) == (tree and config.get("booster") == "dart"), config
     assert not (gbtree and config.get("depth") in (8, 9)), config
+    assert not (gbtree and config["depth"] > config["width"]), config
 
 
 def test_conjunctions_and_forbiddens_ingested_trained_and_searched(tmp_path: Path) -> None:
@@ -201,3 +207,8 @@ def test_conjunctions_and_forbiddens_ingested_trained_and_searched(tmp_path: Pat
         allowed_and_active(proposal)
     depths = {p["depth"] for p in proposals if "depth" in p}
     assert depths & {7, 10}, depths  # drawn to the edge of the ban, never over it
+    assert any(p["depth"] == p["width"] for p in proposals if "depth" in p)  # nor this one's
+    narrow = task.evaluate(next(c for c in and_configs()  # a row of the table, now forbidden
+                                if c.get("depth", 8) not in (8, 9) and c["depth"] > c["width"]))
+    assert narrow.status == "failed" and narrow.curve == ()
+    assert narrow.failure_reason == "forbidden by the space (depth > width): not run"

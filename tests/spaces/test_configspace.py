@@ -11,10 +11,12 @@ import pytest
 
 from metasearch.errors import SpaceError
 from metasearch.spaces import (
+    AllOf,
     Categorical,
     Condition,
     Float,
     Int,
+    Relation,
     SearchSpace,
     read_configspace_json,
     space_from_configspace,
@@ -53,7 +55,9 @@ def test_types_and_conditions_with_parents_first(tmp_path: Path) -> None:
                      {"child": "n", "parent": "level", "type": "EQ", "value": "high"}]},
      "two separate conditions"),
     ({"forbiddens": [{"left": "n", "right": "a_child", "type": "RELATION",
-                      "lambda": "LESS"}]}, "relations between two parameters are not"),
+                      "lambda": "LESSEQUAL"}]}, "forbidden clause .* is not supported"),
+    ({"forbiddens": [{"left": "n", "right": "kind", "type": "RELATION_GT"}]},
+     "'n > kind' compares values that never order together"),
     ({"forbiddens": [{"name": "nope", "type": "EQUALS", "value": "x"}]},
      "reads unknown parameter 'nope'"),
     ({"hyperparameters": [{"name": "q", "type": "normal_float", "mu": 0, "sigma": 1}]},
@@ -198,3 +202,82 @@ def test_a_forbidden_clause_on_an_excluded_parameter_is_refused() -> None:
     doc = {**DOC, "forbiddens": [{"name": "fixed", "type": "EQUALS", "value": "on"}]}
     with pytest.raises(SpaceError, match="reads 'fixed', which is excluded"):
         space_from_configspace(doc, exclude={"fixed"})
+
+
+# -- relations between two parameters -------------------------------------------------------------
+
+RELATIONS = {  # as ConfigSpace 1.2.0's ConfigurationSpace.to_json writes them
+    "hyperparameters": [
+        {"type": "uniform_int", "name": "a", "lower": 1, "upper": 10, "log": False},
+        {"type": "uniform_int", "name": "b", "lower": 1, "upper": 10, "log": False},
+        {"type": "categorical", "name": "c", "choices": ["p", "q"]},
+        {"type": "categorical", "name": "d", "choices": ["p", "q", "r"]},
+        {"type": "uniform_float", "name": "x", "lower": 0.0, "upper": 1.0, "log": False},
+        {"type": "uniform_float", "name": "y", "lower": 0.0, "upper": 1.0, "log": False},
+    ],
+    "conditions": [],
+    "forbiddens": [
+        {"type": "AND", "clauses": [{"type": "RELATION_EQ", "left": "c", "right": "d"},
+                                    {"type": "EQUALS", "name": "a", "value": 5}]},
+        {"type": "RELATION_LT", "left": "a", "right": "b"},
+        {"type": "RELATION_GT", "left": "x", "right": "y"},
+    ],
+}
+
+
+def test_relations_read_as_configspace_writes_them() -> None:
+    space = space_from_configspace(RELATIONS)
+    assert space.forbidden == (
+        AllOf((Relation("c", "==", "d"), Condition("a", (5,)))),
+        Relation("a", "<", "b"),
+        Relation("x", ">", "y"),
+    )
+    assert [c.describe() for c in space.forbidden] == [
+        "c == d and a in [5]", "a < b", "x > y"]
+
+
+@pytest.mark.parametrize(("lam", "op"), [("LESS", "<"), ("EQUALS", "=="), ("GREATER", ">"),
+                                         ("LT", "<"), ("EQ", "=="), ("GT", ">")])
+def test_relations_in_the_older_spelling(lam: str, op: str) -> None:
+    """ConfigSpace 0.x wrote ``RELATION`` with a ``lambda``; 1.x still reads LT, EQ, GT."""
+    doc = {**RELATIONS, "forbiddens": [{"type": "RELATION", "left": "a", "right": "b",
+                                        "lambda": lam}]}
+    assert space_from_configspace(doc).forbidden == (Relation("a", op, "b"),)
+
+
+def test_a_relation_compares_the_two_values() -> None:
+    space = space_from_configspace(RELATIONS)
+    base = {"a": 7, "b": 3, "c": "p", "d": "q", "x": 0.2, "y": 0.6}
+    assert space.allows(base)
+    assert space.forbidding({**base, "b": 8}) == Relation("a", "<", "b")
+    assert space.allows({**base, "b": 7})  # equal is not less
+    assert space.forbidding({**base, "x": 0.7}) == Relation("x", ">", "y")
+    assert space.allows({**base, "d": "p"})  # c == d, but a is not 5
+    assert not space.allows({**base, "a": 5, "b": 2, "d": "p"})
+    # a relation over a missing (inactive) parameter holds on nothing
+    assert not Relation("a", "<", "b").holds({"a": 1})
+    assert not Relation("c", "<", "a").holds({"c": "p", "a": 3})  # a string and a number
+
+
+def test_sampling_never_draws_a_forbidden_relation() -> None:
+    space = space_from_configspace(RELATIONS)
+    rng = np.random.default_rng(0)
+    draws = [space.sample(rng) for _ in range(500)]
+    assert all(c["a"] >= c["b"] and c["x"] <= c["y"] for c in draws)
+    assert not any(c["c"] == c["d"] and c["a"] == 5 for c in draws)
+    assert any(c["a"] == c["b"] for c in draws) and any(c["c"] == c["d"] for c in draws)
+
+
+def test_relations_round_trip_through_the_space_json() -> None:
+    space = space_from_configspace(RELATIONS)
+    text = json.dumps(space.to_dict())
+    assert '{"left": "a", "op": "<", "right": "b"}' in text
+    assert SearchSpace.from_dict(json.loads(text)) == space
+    assert SearchSpace.from_dict(json.loads(text)).fingerprint() == space.fingerprint()
+
+
+def test_a_relation_on_a_parameter_with_itself_is_refused() -> None:
+    with pytest.raises(SpaceError, match="compares a parameter with itself"):
+        Relation("a", "<", "a")
+    with pytest.raises(SpaceError, match="is not one of"):
+        Relation("a", "<=", "b")
