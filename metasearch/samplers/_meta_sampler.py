@@ -31,6 +31,7 @@ from metasearch.metamodel import (
     warn_unknown_features,
 )
 from metasearch.metamodel.surrogates import Predictor, SupportAdapter, TargetBlend
+from metasearch.samplers._fallback import allowed_draw, known_values
 from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
 from metasearch.samplers._meta_distributions import NOT_MAPPED, map_value, mappable
@@ -113,8 +114,10 @@ class MetaSampler(BaseSampler):
 
     Parameters outside the model's space (define-by-run) and every parameter when there is no
     model go to ``fallback`` (multivariate TPE by default), which makes a sampler with no model
-    a sound cold-start sampler. Enqueued and fixed parameters are honoured: candidates take
-    their values. Multi-objective studies are refused with Optuna's ``ValueError``.
+    a sound cold-start sampler. Where the model's space has forbidden clauses, the fallback's
+    draws are drawn again until they break none (see :mod:`._fallback`). Enqueued and fixed
+    parameters are honoured: candidates take their values. Multi-objective studies are refused
+    with Optuna's ``ValueError``.
 
     Thread safety: one instance may serve ``n_jobs > 1``; proposing is serialized by a lock and
     each proposal is written to its trial's system attributes before the lock is released, so
@@ -355,11 +358,26 @@ class MetaSampler(BaseSampler):
             params = {k: v for k, v in self._proposal(study, trial).items() if k in ours}
         rest = {n: d for n, d in search_space.items() if n not in params}
         if rest:
-            params.update(self._fallback.sample_relative(study, trial, rest))
-        for name, dist in search_space.items():
+            params.update(self._allowed(trial, params, lambda: self._fallback_relative(
+                study, trial, rest)))
+        return params
+
+    def _fallback_relative(self, study: Study, trial: FrozenTrial,
+                           rest: dict[str, BaseDistribution]) -> dict[str, Any]:
+        """One draw of the fallback for every parameter of ``rest``."""
+        params = self._fallback.sample_relative(study, trial, rest)
+        for name, dist in rest.items():
             if name not in params:
                 params[name] = self._fallback.sample_independent(study, trial, name, dist)
         return params
+
+    def _allowed(self, trial: FrozenTrial, chosen: Mapping[str, Any],
+                 draw: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``draw()``, drawn again while it would make a forbidden configuration (see
+        :mod:`._fallback`): the fallback sampler knows no forbidden clauses."""
+        space = self._model.space if self._model is not None else None
+        known = {**known_values(trial, self._dists), **chosen}
+        return allowed_draw(space, known, draw, (self._entropy, trial.number))
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -375,6 +393,8 @@ class MetaSampler(BaseSampler):
             value = self._proposal(study, trial).get(param_name, NOT_MAPPED)
             if value is not NOT_MAPPED and contains(param_distribution, value):
                 return value
+            return self._allowed(trial, {}, lambda: {param_name: self._fallback.sample_independent(
+                study, trial, param_name, param_distribution)})[param_name]
         return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
     def _mapped(self, study: Study, trial: FrozenTrial, name: str, model: BaseDistribution,
