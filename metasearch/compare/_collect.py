@@ -83,11 +83,11 @@ def collect_runs(plan: ComparePlan, bounds: pd.DataFrame | None = None
             state = {TrialState.COMPLETE: "complete", TrialState.FAIL: "failed",
                      TrialState.PRUNED: "pruned"}[trial.state]
             value = trial.value if trial.state == TrialState.COMPLETE else np.nan
+            # The evaluation's seconds (the pruner's decisions included), never the trial's
+            # wall span, which also holds the sampler's suggestion (``suggest_s_mean``).
             cost = trial.user_attrs.get("cost_s")
             if state == "pruned":
                 saved += fam.max_budget - len(trial.intermediate_values)
-                if cost is None and trial.datetime_start and trial.datetime_complete:
-                    cost = (trial.datetime_complete - trial.datetime_start).total_seconds()
             rows.append({"family": unit.family, "task": unit.task, "method": unit.method,
                          "seed": unit.seed, "trial": i, "value": value, "incumbent": np.nan,
                          "regret": np.nan, "state": state,

@@ -8,6 +8,7 @@ failure reason) as user attributes, so that any Optuna storage holds the whole t
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,13 +77,15 @@ class TaskObjective:
 
         config = self.task.family.space.suggest(trial)
         seen: list[float] = []
+        start = time.perf_counter()
         try:
             result = self.task.evaluate(
                 config, self.budget, device=self.device, seed=self.seed + trial.number,
                 report=_reporter(trial, seen),
             )
         except optuna.TrialPruned:
-            self._finish(trial, self._pruned_result(config, seen, trial.number))
+            spent = time.perf_counter() - start
+            self._finish(trial, self._pruned_result(config, seen, trial.number, spent))
             raise
         self._finish(trial, result)
         # NaN makes Optuna record the trial as FAIL, as the warehouse does.
@@ -161,11 +164,14 @@ class TaskObjective:
         finally:
             study.sampler = sampler
 
-    def _pruned_result(self, config: dict[str, Any], seen: list[float], number: int) -> EvalResult:
+    def _pruned_result(self, config: dict[str, Any], seen: list[float], number: int,
+                       seconds: float) -> EvalResult:
+        """A pruned trial's result: its curve so far and the ``seconds`` its training took
+        until the pruner stopped it (as a completed trial's cost, without the sampler's)."""
         budget = self.budget or self.task.family.max_budget
         return EvalResult(
             config=self.task.family.space.validate(config), curve=tuple(seen), elapsed=(),
-            final_value=seen[-1] if seen else None, test_value=None, cost_s=math.nan,
+            final_value=seen[-1] if seen else None, test_value=None, cost_s=seconds,
             status="pruned", failure_reason=None, device=self.device,
             seed=self.seed + number, budget=budget,
         )
