@@ -225,6 +225,20 @@ def test_ranking_losses_count_misordered_pairs_only_where_scores_differ() -> Non
     np.testing.assert_allclose(losses, [0.0, 5.0, 2.5])  # 5 informative pairs
 
 
+@pytest.mark.parametrize("tie", [False, True])
+def test_ranking_losses_match_counting_pair_by_pair(tie: bool) -> None:
+    """The masked count equals a plain loop over pairs, with and without a sampled tie (the
+    count looks for level pairs only when some sample has one)."""
+    rng = np.random.default_rng(0)
+    y = np.round(rng.random(12), 1)  # some observed ties
+    samples = rng.standard_normal((5, 12))
+    if tie:
+        samples[2, 3] = samples[2, 7]
+    expected = [sum((s[i] > s[j]) + 0.5 * (s[i] == s[j])
+                    for i in range(12) for j in range(12) if y[i] < y[j]) for s in samples]
+    np.testing.assert_array_equal(ranking_losses(samples, y), expected)
+
+
 # -- reproducibility and persistence -------------------------------------------------------
 
 

@@ -46,12 +46,17 @@ def ranking_losses(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
         return wrong.sum(-1)
     # Each pair once, as (lower observed, higher observed): wrong where the sample puts the
     # lower one above (a whole mistake) or level (half). Boolean masks instead of per-pair
-    # gathers: the same counts, several times faster (the target GP's blend weights, every
-    # suggestion).
+    # gathers, counted in place, and the level pairs only looked for when some sample has a
+    # tie (draws from a continuous posterior almost never do): the same counts, about ten
+    # times faster than gathers (the target GP's blend weights, every suggestion).
     below = y[:, None] < y[None, :]
-    above = (samples[..., :, None] > samples[..., None, :]) & below
-    level = (samples[..., :, None] == samples[..., None, :]) & below
-    return above.sum((-2, -1)) + 0.5 * level.sum((-2, -1))
+    above = samples[..., :, None] > samples[..., None, :]
+    above &= below
+    wrong = np.count_nonzero(above.reshape(*above.shape[:-2], -1), axis=-1).astype(np.float64)
+    if (np.diff(np.sort(samples, axis=-1), axis=-1) == 0).any():
+        level = (samples[..., :, None] == samples[..., None, :]) & below
+        wrong += 0.5 * level.sum((-2, -1))
+    return wrong
 
 
 def _joint_samples(model: GaussianProcess, x: np.ndarray, n: int, rng: np.random.Generator
