@@ -111,6 +111,25 @@ def _add_kernel(total: np.ndarray, block: Block, band: float, query: np.ndarray,
     total += logk
 
 
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """``scipy.special.logsumexp(a, axis=1)`` of a real 2-D array, bit for bit, faster.
+
+    The same steps as SciPy 1.17 (every maximum of a row taken out of the sum and counted, the
+    rest shifted by it, exponentiated, summed, divided by the count, then ``log1p(s) + log(count)
+    + max``), without its array-API copies: the prior's density of a few hundred candidates
+    against a thousand centres, every suggestion, spent half its time in SciPy's version.
+    """
+    top = a.max(axis=1, keepdims=True)
+    is_top = a == top
+    count = is_top.sum(axis=1, keepdims=True, dtype=a.dtype)
+    shifted = np.subtract(a, top)
+    shifted[is_top] = -np.inf
+    np.exp(shifted, out=shifted)
+    total = shifted.sum(axis=1, keepdims=True)
+    total = np.where(total == 0, total, total / count)
+    return (np.log1p(total) + np.log(count) + top)[:, 0]
+
+
 def _uniform_log_density(layout: EncodingLayout, x: np.ndarray) -> np.ndarray:
     """Log density of the uniform (per parameter) distribution at encodings ``x``."""
     out = np.zeros(len(x))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp, ndtri
+from scipy.special import ndtri
 
 from metasearch.errors import MetasearchError
 from metasearch.metamodel._component import (
@@ -33,6 +33,7 @@ from metasearch.metamodel._kernels import (
     _check_encodings,
     _context_key,
     _keep_or_switch,
+    _logsumexp_rows,
     _normal_terms,
     _uniform_log_density,
 )
@@ -196,7 +197,7 @@ class ConfigPrior(Component):
 
     def _mixture(self, weighted_log_kernel: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Log of ``(1 - u) * sum_j w_j k_j(x) + u * uniform(x)`` per query row."""
-        kde = logsumexp(weighted_log_kernel, axis=1)
+        kde = _logsumexp_rows(weighted_log_kernel)
         return np.logaddexp(math.log1p(-self.uniform_weight) + kde,
                             math.log(self.uniform_weight) + uniform)
 
