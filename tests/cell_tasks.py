@@ -42,8 +42,7 @@ class CellOnlyFamily(TaskFamily):
 
     name = "cell-only"
     description = "analytic tasks over a 26-network cell (finite: repeats are possible)"
-    metric = "valid_score"
-    direction = "maximize"
+    metric = "valid_score"  # maximized (TaskFamily's default direction)
     max_budget = EPOCHS
     uses_torch = False
 

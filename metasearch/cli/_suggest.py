@@ -123,9 +123,7 @@ def _check_features(model: Any, meta: dict[str, float] | None) -> None:
     """Refuse meta-features that share no name with the ones the model was trained on."""
     if model is None or not meta:
         return
-    from metasearch.samplers._suggest import _similarity
-
-    similarity = _similarity(model)
+    similarity = model.similarity()
     names = list(similarity.scaler.names) if similarity is not None else []
     if names and not set(names) & set(meta):
         raise MetasearchError(

@@ -18,7 +18,6 @@ import numpy as np
 from metasearch.errors import MetasearchError, ModelError
 from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
 from metasearch.metamodel._source import load_dataset, warehouse_snapshot
-from metasearch.samplers._suggest import _similarity
 from metasearch.samplers._warm_start import WarmStart
 
 __all__ = ["SOURCE_SEP", "cached_model", "check_loaded", "train_model", "warm_start"]
@@ -29,7 +28,7 @@ SOURCE_SEP = "::"
 _MODELS: dict[str, Any] = {}
 
 
-def cached_model(folder: str | None) -> Any | None:
+def cached_model(folder: str | None) -> MetaModel | None:
     """The model saved in ``folder`` (None: none), loaded once per folder and process."""
     if folder is None:
         return None
@@ -108,8 +107,9 @@ def warm_start(store: Any, family: str, model_dir: str, train: Sequence[str],
                 features: Mapping[str, float] | None, direction: str) -> WarmStart:
     """The most similar training task (by the model's similarity) and its trials."""
     model = cached_model(model_dir)
-    assert model is not None
-    similarity = _similarity(model)
+    if model is None:  # a folder is given: MetaModel.load raised already if it held none
+        raise ModelError(f"no meta-model in {model_dir!r} for the nearest-task warm start")
+    similarity = model.similarity()
     chosen = sorted(train)[0]
     if similarity is not None:
         weights = similarity.weights(TaskContext(meta_features=features))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -24,10 +24,14 @@ from metasearch.metamodel._component import Component, FitReport
 from metasearch.metamodel._data import MetaDataset
 from metasearch.metamodel._portfolio import Portfolio
 from metasearch.metamodel._prior import ConfigPrior
+from metasearch.metamodel._similarity import TaskSimilarity
 from metasearch.metamodel._split import TaskSplit
 from metasearch.metamodel.curves import CurveConfig, CurveModel
 from metasearch.metamodel.surrogates import RGPESurrogate
 from metasearch.spaces import SearchSpace
+
+if TYPE_CHECKING:  # FSBO imports torch; only its name is needed here
+    from metasearch.metamodel.surrogates import FSBOSurrogate
 
 __all__ = ["COMPONENT_KINDS", "MetaModel", "component_class"]
 
@@ -111,9 +115,50 @@ class MetaModel:
     reports: dict[str, FitReport] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
-    def get(self, kind: str) -> Any | None:
-        """The component ``kind``, or None when the model was trained without it."""
+    @overload
+    def get(self, kind: Literal["portfolio"]) -> Portfolio | None: ...
+    @overload
+    def get(self, kind: Literal["prior"]) -> ConfigPrior | None: ...
+    @overload
+    def get(self, kind: Literal["surrogate"]) -> FSBOSurrogate | None: ...
+    @overload
+    def get(self, kind: Literal["rgpe"]) -> RGPESurrogate | None: ...
+    @overload
+    def get(self, kind: Literal["curves"]) -> CurveModel | None: ...
+    @overload
+    def get(self, kind: str) -> Component | None: ...
+
+    def get(self, kind: str) -> Component | None:
+        """The component ``kind``, or None when the model was trained without it.
+
+        Typed by kind (``model.get("prior")`` is a :class:`ConfigPrior`), so callers use a
+        component's own API with the type checker's help; a kind held in a variable gets the
+        :class:`Component` base.
+        """
         return self.components.get(kind)
+
+    def similarity(self) -> TaskSimilarity | None:
+        """How the model weighs past tasks for a new one: the portfolio's task similarity,
+        else the prior's, where it knows any past task (``suggest`` and compare's nearest-task
+        baseline rank past tasks by it)."""
+        for component in (self.get("portfolio"), self.get("prior")):
+            if component is not None and component.similarity.task_ids:
+                return component.similarity
+        return None
+
+    def surrogate(self, kind: str | None = None) -> FSBOSurrogate | RGPESurrogate | None:
+        """The transfer surrogate ``kind`` (``surrogate``: FSBO; ``rgpe``), or None when the
+        model lacks it; without a kind, FSBO where the model has it, else RGPE.
+
+        Raises:
+            ModelError: ``kind`` is neither.
+        """
+        fsbo, rgpe = self.get("surrogate"), self.get("rgpe")
+        if kind not in (None, "surrogate", "rgpe"):
+            raise ModelError(f"unknown surrogate kind {kind!r}: expected 'surrogate' or 'rgpe'")
+        if kind is None:
+            return fsbo if fsbo is not None else rgpe
+        return fsbo if kind == "surrogate" else rgpe
 
     def without(self, *kinds: str) -> MetaModel:
         """The same model with components switched off (for ablations)."""

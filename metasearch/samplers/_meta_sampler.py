@@ -196,13 +196,7 @@ class MetaSampler(BaseSampler):
         self._unmapped: set[str] = set()  # parameters already logged as left to the fallback
 
     def _pick_surrogate(self, kind: str | None) -> SupportAdapter | None:
-        if self._model is None:
-            return None
-        for name in (kind,) if kind else SURROGATE_KINDS:
-            found = self._model.get(name)
-            if found is not None:
-                return found
-        return None
+        return self._model.surrogate(kind) if self._model is not None else None
 
     @classmethod
     def from_warehouse(

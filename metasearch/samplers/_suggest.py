@@ -150,18 +150,6 @@ def table_meta_features(path: str | Path, target: str, seed: int = 0) -> dict[st
     return classification_meta_features(numeric.to_numpy(), labels, seed=seed)
 
 
-def _similarity(model: MetaModel | None) -> TaskSimilarity | None:
-    """The model's task-similarity weights (from the portfolio, else the prior), if any."""
-    if model is None:
-        return None
-    for kind in ("portfolio", "prior"):
-        component = model.get(kind)
-        found = getattr(component, "similarity", None)
-        if found is not None and getattr(found, "task_ids", None):
-            return found
-    return None
-
-
 def _task_ranges(warehouse: str | Path | None, family: str, direction: str
                  ) -> dict[str, tuple[float, float]]:
     """Per past task, the worst and best complete final value, oriented higher-is-better."""
@@ -251,7 +239,7 @@ def suggest(
     done = scratch.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
     support = read_support(space, scratch, done, current=-1)
     context = TaskContext(meta_features=features, x=support.x, scores=support.scores)
-    similarity = _similarity(model)
+    similarity = model.similarity() if model is not None else None
     weights = similarity.weights(context) if similarity is not None else None
     ranges = (_task_ranges(warehouse, family.name, family.direction)
               if similarity is not None else {})

@@ -54,6 +54,21 @@ def test_without_switches_components_off(trained: MetaModel) -> None:
     assert trained.get("prior") is not None
 
 
+def test_components_by_kind(trained: MetaModel) -> None:
+    """The typed accessors return the component itself, or None where it was switched off."""
+    portfolio, prior = trained.get("portfolio"), trained.get("prior")
+    assert portfolio is trained.components["portfolio"] and prior is not None
+    assert trained.similarity() is portfolio.similarity  # the portfolio's, first
+    assert trained.without("portfolio").similarity() is prior.similarity
+    assert trained.without("portfolio", "prior").similarity() is None
+    rgpe = trained.components["rgpe"]
+    assert trained.surrogate() is rgpe and trained.surrogate("rgpe") is rgpe  # no FSBO here
+    assert trained.surrogate("surrogate") is None
+    assert trained.without("rgpe").surrogate() is None
+    with pytest.raises(ModelError, match="unknown surrogate kind 'gp'"):
+        trained.surrogate("gp")
+
+
 def test_unknown_component_and_unknown_split_tasks(synthetic_data: MetaDataset) -> None:
     split = TaskSplit.make(synthetic_data.task_ids, seed=0)
     with pytest.raises(MetasearchError, match="unknown component 'magic'"):

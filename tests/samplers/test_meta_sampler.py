@@ -130,32 +130,34 @@ def test_no_duplicate_configs_with_two_threads(storage: str, tmp_path: Path) -> 
 
 
 WORKER = """
-import sys, optuna, warnings
-from metasearch.errors import ModelError
-from metasearch.families import get_family
+import sys, optuna
+sys.path.insert(0, sys.argv[5])  # tests/: the cell-only family
+import cell_tasks
+from metasearch.metamodel import MetaModel
 from metasearch.samplers._meta_sampler import MetaSampler
 storage, folder, task_id, seed = sys.argv[1:5]
-family = get_family("synthetic")
-task = family.task(task_id)
-sampler = MetaSampler.from_warehouse(family="synthetic", model=folder, seed=int(seed))
-assert sampler.model is not None
-study = optuna.load_study(study_name="shared", storage=storage, sampler=sampler)
-study.optimize(lambda t: task.final_value(family.space.suggest(t)), n_trials=5)
+model = MetaModel.load(folder, cell_tasks.SPACE)
+study = optuna.load_study(study_name="shared", storage=storage,
+                          sampler=MetaSampler(model, seed=int(seed)))
+study.optimize(cell_tasks.objective(task_id), n_trials=6)
 """
 
 
 def test_two_worker_processes_share_an_rdb_storage(tmp_path: Path) -> None:
+    """Two processes on one SQLite study of the 26-network space: no network twice."""
     folder = tmp_path / "model"
-    trained().without("surrogate").save(folder)
+    cell_tasks.cell_model().without("surrogate").save(folder)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+    tests = str(Path(cell_tasks.__file__).parent)
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, storage, str(folder),
-                                 HELD_OUT[2], str(seed)]) for seed in (1, 2)]
+                                 cell_tasks.HELD_OUT[2], str(seed), tests]) for seed in (1, 2)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     study = optuna.load_study(study_name="shared", storage=storage)
-    assert len(study.trials) == 10
+    assert len(study.trials) == 12
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    assert len(set(_keys(study))) == 10
+    keys = cell_tasks.network_keys(study)
+    assert len(set(keys)) == 12, keys
 
 
 def test_two_samplers_sharing_a_storage_never_propose_one_network_twice(tmp_path: Path) -> None:
