@@ -71,6 +71,7 @@ def compare(
         plan_compare,
         rerun_command,
         summary_table,
+        table_notes,
     )
     from metasearch.evaluation import check_device
     from metasearch.families import set_data_path
@@ -126,5 +127,7 @@ def compare(
                  f"{seeds} seeds", compact[0], compact[1:])
     output.line(f"p: one-sided Wilcoxon, {summary['method_of_interest']} better than the "
                 "row, Holm-adjusted; 95% intervals in the report and --json")
+    for note in table_notes(summary):
+        output.line(note)
     output.line(f"report: {result.report}  (runs.csv, costs.csv, summary.json, summary.md "
                 f"beside it); {time.perf_counter() - started:.0f}s")

@@ -46,6 +46,7 @@ from metasearch.compare._report import (
     headline_lines,
     summarize,
     summary_table,
+    table_notes,
     write_report,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "speedup",
     "summarize",
     "summary_table",
+    "table_notes",
     "task_bounds",
     "trials_to_target",
     "validate_runs",

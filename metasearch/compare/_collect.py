@@ -21,7 +21,7 @@ from metasearch.compare._execute import SUGGEST_ATTR, finished_trials, open_stor
 from metasearch.compare._metrics import add_regret, task_bounds
 from metasearch.compare._plan import ComparePlan, benchmark_family
 from metasearch.compare._protocols import HeldOutSplit
-from metasearch.compare._report import summarize, summary_table, write_report
+from metasearch.compare._report import summarize, summary_table, table_notes, write_report
 from metasearch.errors import MetasearchError
 from metasearch.families._tabular import TabularTask
 from metasearch.samplers._methods import METHODS
@@ -194,4 +194,5 @@ def summary_markdown(table: list[list[str]], summary: dict[str, Any]) -> str:
         medians = [at.get(k, {}).get("median") for k in (first, last)]
         cells = [*row, *("-" if m is None else f"{m:.3f}" for m in medians)]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    notes = table_notes(summary)
+    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"

@@ -155,8 +155,11 @@ def _speedup_fig(fig: Figure, summary: Mapping[str, Any], styles: Mapping[str, A
     width = 0.8 / max(len(methods), 1)
     for i, m in enumerate(methods):
         vals = [spd[m].get(b) or 0.0 for b in bases]
-        ax.bar(np.arange(len(bases)) + i * width, vals, width, label=m,
-               color=styles[m]["color"])
+        x = np.arange(len(bases)) + i * width
+        ax.bar(x, vals, width, label=m, color=styles[m]["color"])
+        for xi, b in zip(x, bases, strict=True):  # no bar where the target was never reached
+            if b in spd[m] and spd[m][b] is None:
+                ax.text(xi, 0.02, "never", rotation=90, ha="center", va="bottom", fontsize=8)
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(np.arange(len(bases)) + 0.4 - width / 2, bases)
     ax.set(xlabel="baseline", ylabel="speed-up (median over tasks)")

@@ -355,7 +355,7 @@ def trials_to_target(runs: pd.DataFrame, reference: str = "tpe",
 
 
 def speedup(runs: pd.DataFrame, baselines: Sequence[str],
-            budget: int | None = None) -> dict[str, dict[str, float]]:
+            budget: int | None = None) -> dict[str, dict[str, float | None]]:
     """Speed-up of every method against every baseline, ``out[method][baseline]``.
 
     Definition: for each baseline ``b`` and task ``t``, the target is ``b``'s own seed-mean
@@ -364,15 +364,20 @@ def speedup(runs: pd.DataFrame, baselines: Sequence[str],
     budget; less if it plateaued) over the trials ``m`` needs to reach it. It is 0 on a task
     where ``m`` never reaches it. The result is the median over tasks of the per-task ratios,
     so a baseline against itself is exactly 1 and one easy task cannot dominate.
+
+    None where that median is 0: ``m`` never reached the target on more than half the tasks.
+    It is no speed-up of "0x" (which reads as a measured rate) but no speed at all, and the
+    reports say so ("never", null in JSON).
     """
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | None]] = {}
     for b in baselines:
         ttt = trials_to_target(runs, reference=b, budget=budget)
         own = ttt[ttt["method"] == b].set_index("task")["trials"]
         for method, block in ttt.groupby("method"):
             block = block[block["task"].isin(own.index)]
             ratio = own.loc[block["task"]].to_numpy() / block["trials"].to_numpy()
-            out.setdefault(str(method), {})[b] = float(np.median(ratio))
+            median = float(np.median(ratio))
+            out.setdefault(str(method), {})[b] = median if median > 0 else None
     return out
 
 

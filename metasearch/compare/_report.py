@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["cost_summary", "epochs_curve", "headline", "headline_lines", "summarize",
-           "summary_table", "write_report"]
+           "summary_table", "table_notes", "write_report"]
 
 
 def cost_summary(runs: pd.DataFrame, costs: pd.DataFrame | None) -> pd.DataFrame:
@@ -212,9 +212,22 @@ def summary_table(summary: Mapping[str, Any], n_ks: int = 3, *, compact: bool = 
         spd = summary["speedup"].get(m, {}).get(ref)
         test = summary["wilcoxon"].get(last, {}).get(m)
         p = "-" if test is None else _num(test["p_better_holm"], ".3g")
+        known = ref in summary["speedup"].get(m, {})  # None there: the target never reached
         rows.append([m, *cells, _num(rank, ".2f"), "never" if ttt is None else _num(ttt, ".1f"),
-                     "n/a" if spd is None else f"{spd:.2f}x", p])
+                     f"{spd:.2f}x" if spd is not None else "never" if known else "n/a", p])
     return rows
+
+
+def table_notes(summary: Mapping[str, Any]) -> list[str]:
+    """What the summary table's words mean, one line each: printed under it wherever it is
+    shown (terminal, report, summary.md), and only the notes its rows need."""
+    ref = summary["reference"]
+    never = [m for m, by in summary["speedup"].items() if ref in by and by[ref] is None]
+    if not never:
+        return []
+    return [f"never: {', '.join(sorted(never))} did not reach {ref}'s final regret on most "
+            f"tasks within the budget, so there is no trial count to take a speed-up of "
+            "(null in summary.json)."]
 
 
 def write_report(out_dir: str | Path, runs: pd.DataFrame, costs: pd.DataFrame | None,
@@ -315,7 +328,8 @@ def _notes_html(summary: Mapping[str, Any]) -> str:
             f"(task, seed) pairs, seed {b['seed']}). Trials to target: first trial at which a "
             f"method's seed-mean regret reaches {html.escape(summary['reference'])}'s final "
             f"seed-mean regret, median over tasks. p: one-sided Wilcoxon signed-rank test over "
-            f"(task, seed) pairs at k = {summary['ks'][-1]}, Holm-adjusted across baselines.</p>")
+            f"(task, seed) pairs at k = {summary['ks'][-1]}, Holm-adjusted across baselines.</p>"
+            + "".join(f"<p>{html.escape(note)}</p>" for note in table_notes(summary)))
 
 
 def _cost_html(summary: Mapping[str, Any]) -> str:

@@ -183,6 +183,13 @@ def test_speedup_by_hand() -> None:
     assert got == {"ms": {"tpe": 1.0, "ms": 1.0}, "tpe": {"tpe": 1.0, "ms": 1.5}}
 
 
+def test_no_speedup_where_the_target_is_missed_on_most_tasks() -> None:
+    """ms misses tpe's final regret on t2 and t3 (ratios 2, 0, 0): no speed-up, not 0x."""
+    t3 = regret_table({("tpe", "t3", 0): [0.5, 0.4, 0.4, 0.4], ("ms", "t3", 0): [0.9] * 4})
+    got = speedup(pd.concat([TARGETS, t3], ignore_index=True), ["tpe"])
+    assert got["ms"]["tpe"] is None and got["tpe"]["tpe"] == 1.0
+
+
 # --- Wilcoxon -----------------------------------------------------------------------------
 
 

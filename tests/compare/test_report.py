@@ -10,7 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metasearch.compare import RUN_COLUMNS, summarize, summary_table, write_report
+from metasearch.compare import (
+    RUN_COLUMNS,
+    summarize,
+    summary_table,
+    table_notes,
+    write_report,
+)
+from metasearch.compare._collect import summary_markdown
 
 PROTOCOL = {"families": ["toy"], "test tasks": ["task0", "task1", "task2", "task3"],
             "budget": 20, "seeds": [0, 1, 2], "methods": ["metasearch", "tpe", "random"],
@@ -149,3 +156,19 @@ def test_terminal_table_fits_100_columns(report: tuple[Path, dict]) -> None:
     assert max(map(len, lines)) <= 100
     assert len(lines) == len(rows) + 4  # title, top, header, rule, rows, bottom: nothing wraps
     assert "[" not in "".join(lines[3:])  # no intervals in the terminal
+
+
+def test_a_method_that_never_reaches_the_reference_reads_never(report: tuple[Path, dict]
+                                                               ) -> None:
+    """random (the slowest by construction) never reaches tpe's final regret on most tasks:
+    its speed-up is "never", explained under every table, null in summary.json; not 0.00x."""
+    out, summary = report
+    assert json.loads((out / "summary.json").read_text())["speedup"]["random"]["tpe"] is None
+    for compact in (True, False):
+        rows = {row[0]: row for row in summary_table(summary, compact=compact)}
+        assert rows["random"][-2] == "never" and rows["metasearch"][-2].endswith("x")
+    (note,) = table_notes(summary)
+    assert note.startswith("never: random did not reach tpe's final regret on most tasks")
+    assert note.replace("'", "&#x27;") in (out / "report.html").read_text()
+    assert note in summary_markdown(summary_table(summary), summary)
+    assert "0.00x" not in (out / "report.html").read_text()
