@@ -45,7 +45,9 @@ def compare(
     budget: int = typer.Option(50, "--budget", help="Trials per run."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL shared by "
-                                       "several machines (default: a journal file in --out)."),
+                                       "several machines, or a journal file path, e.g. an "
+                                       "earlier comparison's OUT/studies.journal to add "
+                                       "methods to it (default: a journal file in --out)."),
     model: Path | None = typer.Option(None, "--model", help="A meta-model to use instead of "
                                       "meta-training here; its split must hold out every "
                                       "test task."),
@@ -82,6 +84,8 @@ def compare(
         from metasearch.warehouse import open_storage
 
         open_storage(storage, create=True)  # a bad URL or a server down: one line, now
+    runs_in = (storage if storage is None or "://" in storage
+               else f"journal:{Path(storage).expanduser().resolve()}")  # a journal file
     n_test = None
     if quick:
         family = family or "synthetic"
@@ -97,7 +101,7 @@ def compare(
     plan = plan_compare(
         family=family, warehouse=warehouse, out=out, train=_split_list(train_tasks),
         test=_split_list(test_tasks), leave_one_out=leave_one_out,
-        methods=_split_list(methods), seeds=seeds, budget=budget, storage=storage,
+        methods=_split_list(methods), seeds=seeds, budget=budget, storage=runs_in,
         model=model, seed=seed, device=device, n_test=n_test,
         transfer_from=_split_list(transfer_from), on_status=output.line)
     output.line(f"{family}: {len(plan.train)} train / {len(plan.test)} test tasks, "

@@ -16,12 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from metasearch.compare._plan import ComparePlan, RunUnit, benchmark_family
+from metasearch.compare._plan import SPLIT_ATTR, ComparePlan, RunUnit, benchmark_family
 from metasearch.compare._timed import TimedSampler
 from metasearch.compare._train import cached_model
+from metasearch.errors import MetasearchError
 from metasearch.samplers import SearchInputs, TaskObjective, build_method
 
-__all__ = ["SUGGEST_ATTR", "execute", "finished_trials", "open_storage", "run_unit"]
+__all__ = ["SUGGEST_ATTR", "check_stored", "execute", "finished_trials", "open_storage",
+           "run_unit"]
 
 CLAIM_SUFFIX = "#claim"
 """A run's claim is a study of its own (``<run>#claim``): creating a study is atomic in every
@@ -141,15 +143,55 @@ def run_unit(unit: RunUnit) -> str:
     study.optimize(objective, n_trials=unit.budget)
     stored.add_trials(finished_trials(study))
     stored.set_user_attr(SUGGEST_ATTR, timed.seconds)
+    if unit.split:
+        stored.set_user_attr(SPLIT_ATTR, unit.split)
     return "ran"
+
+
+def check_stored(plan: ComparePlan) -> int:
+    """Refuse a storage whose runs of this plan were searched under another split.
+
+    A comparison reuses every finished run its storage holds under a run's name (resuming,
+    or adding methods later with ``--storage`` pointing at an earlier comparison's runs);
+    that is honest only when the runs held out the same tasks and meta-trained on the same
+    ones. Runs that recorded no split (written before runs recorded one) cannot be checked.
+
+    Returns:
+        How many of the plan's stored runs recorded no split (reused unchecked).
+
+    Raises:
+        MetasearchError: a stored run of the plan recorded another split, named with both.
+    """
+    import optuna
+
+    attrs = {s.study_name: s.user_attrs for s in
+             optuna.get_all_study_summaries(open_storage(plan.storage), include_best_trial=False)}
+    stored = [(u, attrs[u.study_name]) for u in plan.units if u.study_name in attrs]
+    clashes = [u.study_name for u, a in stored if a.get(SPLIT_ATTR, u.split) != u.split]
+    if clashes:
+        other = attrs[clashes[0]][SPLIT_ATTR]
+        raise MetasearchError(
+            f"{len(clashes)} runs stored in {plan.storage} were searched under another split "
+            f"(e.g. {clashes[0]!r}: split {other}, this comparison's {plan.split}): other test "
+            "or training tasks, meta-training seed or model; use another --out/--storage, or "
+            "the options those runs were made with")
+    return sum(SUGGEST_ATTR in a and SPLIT_ATTR not in a for _, a in stored)
 
 
 def execute(plan: ComparePlan, jobs: int = 1,
             on_done: Callable[[RunUnit, str], None] | None = None) -> dict[str, int]:
-    """Run every unit of ``plan`` (in ``jobs`` processes); count of each outcome."""
+    """Run every unit of ``plan`` (in ``jobs`` processes); count of each outcome.
+
+    Raises:
+        MetasearchError: the storage holds runs of this plan made under another split
+            (:func:`check_stored`).
+    """
     counts: dict[str, int] = {}
     if plan.storage.startswith(("postgresql", "mysql", "sqlite")):
         open_storage(plan.storage)  # create Optuna's tables once, before any worker
+    unchecked = check_stored(plan)
+    if unchecked:
+        counts["reused without a recorded split"] = unchecked
     if jobs <= 1:
         for unit in plan.units:
             outcome = run_unit(unit)

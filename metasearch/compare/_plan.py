@@ -10,6 +10,8 @@ records.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +34,8 @@ from metasearch.samplers._methods import METHODS
 from metasearch.samplers._warm_start import WarmStart
 from metasearch.warehouse import Warehouse
 
-__all__ = ["QUICK", "ComparePlan", "RunUnit", "benchmark_family", "objective_protocol",
-           "plan_compare"]
+__all__ = ["QUICK", "SPLIT_ATTR", "ComparePlan", "RunUnit", "benchmark_family",
+           "objective_protocol", "plan_compare", "split_key"]
 
 QUICK: dict[str, Any] = {
     "budget": 20, "seeds": 3, "n_test": 4,
@@ -42,6 +44,10 @@ QUICK: dict[str, Any] = {
 }
 """``--quick``: the synthetic family, small enough for a few minutes on two cores."""
 
+SPLIT_ATTR = "compare:split"
+"""A finished run's record of the split it was searched under (:func:`split_key`): a later
+comparison may reuse the run (add methods to it, from another version of the code) only
+under the same split."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class RunUnit:
     warm: WarmStart | None
     device: str = "cpu"
     warehouse: str | None = None  # where a family that exists only in the warehouse is read
+    split: str = ""  # the comparison's split_key, recorded with the finished run
 
     @property
     def study_name(self) -> str:
@@ -83,6 +90,7 @@ class ComparePlan:
     protocol: dict[str, Any] = field(default_factory=dict)
     warehouse: str | None = None
     how: Protocol | None = None  # how the tasks were split (the report's record is protocol)
+    split: str = ""  # split_key of the comparison, recorded with every run it finishes
 
 
 # -- the family searched -----------------------------------------------------------------------
@@ -131,6 +139,21 @@ def objective_protocol(fam: Any, tasks: Sequence[str]) -> dict[str, Any]:
     return {"kind": "objective", "description": f"the {fam.name} family's own evaluation"}
 
 
+def split_key(family: str, how: Protocol, train: Sequence[str], test: Sequence[str],
+              seed: int, model: Path | None) -> str:
+    """A short fingerprint of what a comparison held out and meta-trained on.
+
+    Two comparisons with the same key search their test tasks under the same protocol
+    (family, kind of split, training and test tasks, meta-training seed, a given model or
+    not), so their runs of one (task, method, seed) are interchangeable and may share one
+    storage; budget and seed of a run are in its study (its name, its trial count).
+    """
+    blob = json.dumps({"family": family, "protocol": type(how).__name__,
+                       "train": sorted(train), "test": sorted(test), "seed": seed,
+                       "model_given": model is not None}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 # -- planning ----------------------------------------------------------------------------------
 
 def plan_compare(
@@ -170,7 +193,8 @@ def plan_compare(
     with Warehouse.open(warehouse) as store:
         train_tasks, test_tasks = how.tasks(store, fam)
         plan = ComparePlan(family, train_tasks, test_tasks, chosen_methods, seeds, budget,
-                           the_storage, out, warehouse=warehouse, how=how)
+                           the_storage, out, warehouse=warehouse, how=how,
+                           split=split_key(family, how, train_tasks, test_tasks, seed, model))
         objective = objective_protocol(fam, test_tasks)
         if objective["kind"] != "objective":
             say(f"{family} exists only in the warehouse: {objective['description']}"
@@ -186,7 +210,7 @@ def plan_compare(
         "methods": chosen_methods,
         "method_descriptions": {m: METHODS[m].description for m in chosen_methods},
         "seeds": seeds, "budget": budget, "storage": the_storage,
-        "models": sorted(set(plan.models.values())),
+        "models": sorted(set(plan.models.values())), "split": plan.split,
         "model_given": str(model) if model else None,
         "objective": objective,
     }
@@ -233,4 +257,4 @@ def _add_units(plan: ComparePlan, store: Any, fam: Any, device: str) -> None:
                     plan.family, task_id, method, s, plan.budget, plan.storage,
                     plan.models.get(task_id) if spec.uses_model else None,
                     features, warm if spec.group == "warm-start" else None,
-                    device, plan.warehouse))
+                    device, plan.warehouse, plan.split))

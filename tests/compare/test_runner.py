@@ -275,3 +275,58 @@ def test_two_machines_share_runs_through_postgresql(warehouse: str, tmp_path: Pa
     final = runner.invoke(app, [*args, "--out", str(tmp_path / "all")])
     assert final.exit_code == 0, final.output
     assert len(pd.read_csv(tmp_path / "all" / "runs.csv")) == 2 * 2 * 4
+
+
+def test_methods_added_later_reuse_the_runs_of_the_same_split_only(warehouse: str,
+                                                                   tmp_path: Path) -> None:
+    """A later comparison (another --out, ``--storage`` at the first one's runs) adds methods
+    and reuses the finished runs of the same split; one under another split is refused, not
+    mixed in; runs that recorded no split are reused and counted as such."""
+    first = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "first",
+                         test=[IDS[7]], methods=["random"], seeds=1, budget=3)
+    assert execute(first) == {"ran": 1}
+    later = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "later",
+                         test=[IDS[7]], methods=["random", "tpe"], seeds=1, budget=3,
+                         storage=first.storage)
+    assert execute(later) == {"done": 1, "ran": 1}
+    runs, _, unfinished = collect_runs(later)
+    assert unfinished == 0 and sorted(set(runs["method"])) == ["random", "tpe"]
+    pd.testing.assert_series_equal(
+        runs[runs["method"] == "random"]["value"].reset_index(drop=True),
+        collect_runs(first)[0]["value"].reset_index(drop=True))
+
+    for other in ({"test": [IDS[6], IDS[7]]}, {"test": [IDS[7]], "seed": 1}):
+        moved = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "moved",
+                             methods=["random"], seeds=1, budget=3, storage=first.storage,
+                             **other)
+        with pytest.raises(MetasearchError, match=r"another split.*random/seed=0"):
+            execute(moved)
+
+    legacy = plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "legacy",
+                          test=[IDS[5]], methods=["random"], seeds=1, budget=3)
+    unit = legacy.units[0]
+    old = optuna.create_study(storage=open_storage(legacy.storage),
+                              study_name=unit.study_name, direction="maximize")
+    old.optimize(lambda t: FAMILY.space.suggest(t)["lr"], n_trials=3)
+    old.set_user_attr("compare:suggest_s", 0.1)  # finished as compare wrote runs before
+    assert execute(legacy) == {"reused without a recorded split": 1, "done": 1}
+
+
+def test_compare_adds_methods_to_an_earlier_comparison_s_journal(warehouse: str,
+                                                                 tmp_path: Path) -> None:
+    """``--storage`` given the first comparison's journal file: its runs are reused, the new
+    method is run, and the report covers both."""
+    common = ["compare", "--family", "synthetic", "--warehouse", warehouse, "--test-tasks",
+              IDS[7], "--seeds", "1", "--budget", "3", "--json"]
+    first = runner.invoke(app, [*common, "--methods", "random", "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    journal = tmp_path / "a" / "studies.journal"
+    later = runner.invoke(app, [*common, "--methods", "random,tpe", "--out",
+                                str(tmp_path / "b"), "--storage", str(journal)])
+    assert later.exit_code == 0, later.output
+    assert not (tmp_path / "b" / "studies.journal").exists()
+    runs = pd.read_csv(tmp_path / "b" / "runs.csv")
+    assert sorted(set(runs["method"])) == ["random", "tpe"]
+    report = (tmp_path / "b" / "report.html").read_text()
+    # the protocol says which runs were reused and which were run
+    assert "<b>done</b>: 1" in report and "<b>ran</b>: 1" in report
