@@ -15,6 +15,10 @@ run here::
 
     python examples/own_studies.py --out runs/own_studies          # full size: minutes
     python examples/own_studies.py --out /tmp/own --quick          # the test's size
+    python examples/own_studies.py --out /tmp/hgb --model hgb      # another model's studies
+
+``--fixed-warmstart`` plays the whole portfolio (``handover=False``) instead of letting each
+study's own trials end it early, for comparison.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 import optuna
 from sklearn import datasets
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
@@ -67,38 +72,60 @@ def data_sets(quick: bool) -> tuple[dict[str, Callable[[], Any]], dict[str, Call
     return past, held
 
 
-def objective(load: Callable[[], Any]) -> Callable[[optuna.Trial], float]:
-    """Validation accuracy of a scaler + SVC pipeline on a fixed half of the data set."""
+def svc(trial: optuna.Trial, x: np.ndarray, y: np.ndarray, x_valid: np.ndarray,
+        y_valid: np.ndarray) -> float:
+    """Validation accuracy of a scaler + SVC pipeline (4 parameters, two categorical)."""
+    scaler = trial.suggest_categorical("scaler", ["standard", "minmax", "none"])
+    c = trial.suggest_float("C", 1e-3, 1e3, log=True)
+    gamma = trial.suggest_float("gamma", 1e-4, 1e1, log=True)
+    kernel = trial.suggest_categorical("kernel", ["rbf", "sigmoid"])
+    if scaler != "none":
+        fitted = {"standard": StandardScaler, "minmax": MinMaxScaler}[scaler]().fit(x)
+        x, x_valid = fitted.transform(x), fitted.transform(x_valid)
+    return float(SVC(C=c, gamma=gamma, kernel=kernel).fit(x, y).score(x_valid, y_valid))
+
+
+def hgb(trial: optuna.Trial, x: np.ndarray, y: np.ndarray, x_valid: np.ndarray,
+        y_valid: np.ndarray) -> float:
+    """Validation accuracy of gradient-boosted trees (5 numeric parameters, 50 rounds)."""
+    model = HistGradientBoostingClassifier(
+        learning_rate=trial.suggest_float("learning_rate", 1e-3, 1.0, log=True),
+        max_leaf_nodes=trial.suggest_int("max_leaf_nodes", 4, 128, log=True),
+        min_samples_leaf=trial.suggest_int("min_samples_leaf", 1, 64, log=True),
+        l2_regularization=trial.suggest_float("l2_regularization", 1e-6, 10.0, log=True),
+        max_features=trial.suggest_float("max_features", 0.1, 1.0),
+        max_iter=50, random_state=0)
+    return float(model.fit(x, y).score(x_valid, y_valid))
+
+
+MODELS = {"svc": svc, "hgb": hgb}
+"""The models the example can tune; each past study and family is named after its model."""
+
+
+def objective(load: Callable[[], Any], model: str = "svc") -> Callable[[optuna.Trial], float]:
+    """Validation accuracy of ``model`` (a key of MODELS) on a fixed half of the data set."""
     x, y = load()
     x_train, x_valid, y_train, y_valid = train_test_split(x, y, test_size=0.5, random_state=0,
                                                           stratify=y)
-    scalers = {"standard": StandardScaler, "minmax": MinMaxScaler}
 
     def evaluate(trial: optuna.Trial) -> float:
-        scaler = trial.suggest_categorical("scaler", ["standard", "minmax", "none"])
-        c = trial.suggest_float("C", 1e-3, 1e3, log=True)
-        gamma = trial.suggest_float("gamma", 1e-4, 1e1, log=True)
-        kernel = trial.suggest_categorical("kernel", ["rbf", "sigmoid"])
-        a, b = x_train, x_valid
-        if scaler != "none":
-            fitted = scalers[scaler]().fit(a)
-            a, b = fitted.transform(a), fitted.transform(b)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return float(SVC(C=c, gamma=gamma, kernel=kernel).fit(a, y_train).score(b, y_valid))
+            return MODELS[model](trial, x_train, y_train, x_valid, y_valid)
 
     return evaluate
 
 
-def run_past_studies(storage: str, past: dict[str, Callable[[], Any]], trials: int) -> None:
+def run_past_studies(storage: str, past: dict[str, Callable[[], Any]], trials: int,
+                     model: str = "svc") -> None:
     """One plain TPE study per past data set (resumed up to ``trials`` if it exists)."""
     for i, (name, load) in enumerate(past.items()):
-        study = optuna.create_study(storage=storage, study_name=f"svc-{name}",
+        study = optuna.create_study(storage=storage, study_name=f"{model}-{name}",
                                     direction="maximize", load_if_exists=True,
                                     sampler=optuna.samplers.TPESampler(seed=i))
         todo = trials - len(study.trials)
         if todo > 0:
-            study.optimize(objective(load), n_trials=todo)
+            study.optimize(objective(load, model), n_trials=todo)
 
 
 def cli(*args: str) -> None:
@@ -109,11 +136,11 @@ def cli(*args: str) -> None:
     app([*args], standalone_mode=False)
 
 
-def warehouse_path(storage: str, warehouse: Path) -> None:
-    """``ingest-optuna`` every past study into family ``svc``, then ``meta-train`` it."""
-    cli("warehouse", "ingest-optuna", storage, "--study", "svc-*", "--family", "svc",
+def warehouse_path(storage: str, warehouse: Path, model: str = "svc") -> None:
+    """``ingest-optuna`` every past study into family ``model``, then ``meta-train`` it."""
+    cli("warehouse", "ingest-optuna", storage, "--study", f"{model}-*", "--family", model,
         "-w", str(warehouse))
-    cli("meta-train", "--family", "svc", "-w", str(warehouse))
+    cli("meta-train", "--family", model, "-w", str(warehouse))
 
 
 def incumbents(study: optuna.Study) -> list[float]:
@@ -131,11 +158,11 @@ def search(make: Callable[[int], optuna.samplers.BaseSampler], evaluate: Any, se
 
 def evaluate_held_out(methods: dict[str, Callable[[int], optuna.samplers.BaseSampler]],
                       held: dict[str, Callable[[], Any]], seeds: Sequence[int],
-                      dense: int) -> dict[str, dict[int, list[float]]]:
+                      dense: int, model: str = "svc") -> dict[str, dict[int, list[float]]]:
     """Normalized regret after each k of ``KS`` per method, over data sets x seeds."""
     regret: dict[str, dict[int, list[float]]] = {m: {k: [] for k in KS} for m in methods}
     for name, load in held.items():
-        evaluate = objective(load)
+        evaluate = objective(load, model)
         sample = optuna.create_study(direction="maximize",
                                      sampler=optuna.samplers.RandomSampler(seed=12345))
         sample.optimize(evaluate, n_trials=dense)
@@ -180,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trials", type=int, help="trials per past study (40; quick 30)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per held-out data set")
     parser.add_argument("--warmstart", type=int, default=5,
-                        help="portfolio trials before the surrogate takes over (n_warmstart)")
+                        help="portfolio trials at most (n_warmstart)")
+    parser.add_argument("--fixed-warmstart", action="store_true",
+                        help="always play all --warmstart portfolio trials (handover=False)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="svc",
+                        help="the scikit-learn model tuned (svc; hgb: gradient boosting)")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -188,24 +219,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     storage = f"sqlite:///{args.out / 'studies.db'}"
     past, held = data_sets(args.quick)
     start = time.perf_counter()
-    run_past_studies(storage, past, args.trials or (30 if args.quick else 40))
+    run_past_studies(storage, past, args.trials or (30 if args.quick else 40), args.model)
     print(f"{len(past)} past studies in {time.perf_counter() - start:.0f}s", flush=True)
     start = time.perf_counter()
-    learned = MetaSampler.from_studies(storage, names="svc-*")
+    learned = MetaSampler.from_studies(storage, names=f"{args.model}-*")
     print(f"from_studies: learned in {time.perf_counter() - start:.1f}s", flush=True)
     warehouse = args.out / "wh.db"
-    warehouse_path(storage, warehouse)
+    warehouse_path(storage, warehouse, args.model)
+    options = {"n_warmstart": args.warmstart, "handover": not args.fixed_warmstart}
     methods: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
-        "from_studies": lambda s: MetaSampler(learned.model, seed=s, n_warmstart=args.warmstart),
-        "warehouse": lambda s: MetaSampler.from_warehouse(warehouse, family="svc", seed=s,
-                                                          n_warmstart=args.warmstart),
+        "from_studies": lambda s: MetaSampler(learned.model, seed=s, **options),
+        "warehouse": lambda s: MetaSampler.from_warehouse(warehouse, family=args.model, seed=s,
+                                                          **options),
         "tpe": lambda s: optuna.samplers.TPESampler(seed=s),
     }
-    regret = evaluate_held_out(methods, held, range(args.seeds), 150 if args.quick else 500)
+    regret = evaluate_held_out(methods, held, range(args.seeds), 150 if args.quick else 500,
+                               args.model)
     table = summary(regret)
     print_table(table)
     result = {"held_out": list(held), "past": list(past), "seeds": args.seeds,
-              "warmstart": args.warmstart,
+              "warmstart": args.warmstart, "handover": not args.fixed_warmstart,
+              "model": args.model,
               "regret": regret, "summary": table}
     (args.out / "results.json").write_text(json.dumps(result, indent=1))
     return result

@@ -200,6 +200,16 @@ class Acquisition:
                 self._incumbent = float(np.max(self.predictor.predict(seen)[0]))
         return self._incumbent
 
+    def share_below(self, x: np.ndarray, pool: np.ndarray, support: Support) -> float:
+        """The share of ``pool``'s rows that score strictly below the one row of ``x``.
+
+        A rank, so free of the score's units (which differ by surrogate and by how many
+        trials the prior's exponent divides).
+        """
+        own = self.scores(np.asarray(x, dtype=np.float64).reshape(1, -1), support)[0]
+        drawn = self.scores(pool, support)
+        return float(np.mean(drawn < own)) if len(drawn) else 1.0
+
     def scores(self, x: np.ndarray, support: Support, *, prior: bool = True) -> np.ndarray:
         """Log acquisition of each row of ``x`` (higher is better); ``prior=False`` leaves the
         prior's term out (with a predictor: EI alone)."""

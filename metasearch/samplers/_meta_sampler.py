@@ -63,6 +63,13 @@ FRESH_ROUNDS = 4
 """Extra rounds of uniform candidates when all of a proposal's candidates were taken."""
 CLAIM_ROUNDS = 3
 """Proposals a trial writes at most when other workers claimed the same one meanwhile."""
+HANDOVER_EVIDENCE = 2
+"""Finished trials of its own a study needs before its portfolio can hand over: the transfer
+surrogate is weighted by how it ranks the study's trials (RGPE, the target blend), and one
+trial ranks nothing."""
+HANDOVER_RANK = 0.5
+"""The share of the acquisition's own candidates a portfolio pick must score at least as high
+as to keep its turn: the median candidate, a typical draw (see :meth:`MetaSampler._keeps_turn`)."""
 
 
 def default_fallback(seed: int | None) -> BaseSampler:
@@ -98,19 +105,23 @@ class MetaSampler(BaseSampler):
 
     For each trial, the study's finished trials are the support set. The first ``n_warmstart``
     trials are the warm-start portfolio's configurations (Wistuba, Schilling & Schmidt-Thieme,
-    "Sequential model-free hyperparameter tuning", ICDM 2015; Feurer et al., "Practical
-    automated machine learning for the AutoML challenge 2018" / Auto-sklearn 2.0, JMLR 2022),
-    skipping any already tried, queued or running. After that, candidates drawn from the
-    learned prior, uniformly, and around the incumbent are ranked by expected improvement under
-    the transfer surrogate adapted to the support set, either FSBO's deep-kernel GP (Wistuba &
+    "Sequential model-free hyperparameter tuning", ICDM 2015; Feurer et al., "Practical automated
+    machine learning for the AutoML challenge 2018" / Auto-sklearn 2.0, JMLR 2022), skipping any
+    already tried, queued or running, for as long as the study's own trials do not argue against
+    it: from the ``HANDOVER_EVIDENCE``-th finished trial on, the portfolio keeps its turn only
+    while the acquisition, conditioned on those trials, scores its next configuration at least as
+    high as half of the acquisition's own candidates (see :meth:`_keeps_turn`), so each study's
+    portfolio length is decided by its evidence. After that, candidates drawn from the learned
+    prior, uniformly, and around the incumbent are ranked by expected improvement under the
+    transfer surrogate adapted to the support set, either FSBO's deep-kernel GP (Wistuba &
     Grabocka, "Few-shot Bayesian optimization with deep kernel surrogates", ICLR 2021) or RGPE
-    (Feurer, Letham & Bakshy, 2018), multiplied by the prior density raised to ``beta / n``
-    (piBO: Hvarfner et al., "piBO: augmenting acquisition functions with user beliefs for
-    Bayesian optimization", ICLR 2022), so the prior's pull fades as trials accumulate. FSBO
-    is blended with a GP fitted on the study's own trials, each weighted by how well it ranks
-    them out of sample, so the task's evidence takes over as it grows; the best candidates are
-    polished by local search of the acquisition; a configuration already tried, queued or
-    running is never proposed while a fresh one can be found.
+    (Feurer, Letham & Bakshy, 2018), multiplied by the prior density raised to ``beta / n`` (piBO:
+    Hvarfner et al., "piBO: augmenting acquisition functions with user beliefs for Bayesian
+    optimization", ICLR 2022), so the prior's pull fades as trials accumulate. FSBO is blended with
+    a GP fitted on the study's own trials, each weighted by how well it ranks them out of sample,
+    so the task's evidence takes over as it grows; the best candidates are polished by local search
+    of the acquisition; a configuration already tried, queued or running is never proposed while a
+    fresh one can be found.
 
     Parameters outside the model's space (define-by-run) and every parameter when there is no
     model go to ``fallback`` (multivariate TPE by default), which makes a sampler with no model
@@ -146,6 +157,8 @@ class MetaSampler(BaseSampler):
             weighted by how well each ranks them (see :class:`TargetBlend`); RGPE holds such
             a target GP already.
         optimize_acquisition: polish the best candidates by local search before proposing.
+        handover: let the study's own evidence end the portfolio early (see
+            :meth:`_keeps_turn`); False always plays ``n_warmstart`` portfolio trials.
     """
 
     def __init__(
@@ -164,6 +177,7 @@ class MetaSampler(BaseSampler):
         beta: float = 10.0,
         use_target_gp: bool = True,
         optimize_acquisition: bool = True,
+        handover: bool = True,
     ) -> None:
         if surrogate_kind is not None and surrogate_kind not in SURROGATE_KINDS:
             raise ValueError(f"surrogate_kind must be one of {SURROGATE_KINDS} or None, "
@@ -188,6 +202,7 @@ class MetaSampler(BaseSampler):
                 and self._surrogate is not None:
             self._surrogate = TargetBlend(self._surrogate, model.space.encoding_length)
         self._optimize = optimize_acquisition
+        self._handover = handover
         self._dists = model.space.distributions() if model is not None else {}
         self._beta = beta
         self._lock = threading.RLock()
@@ -437,7 +452,7 @@ class MetaSampler(BaseSampler):
         rng = np.random.default_rng([self._entropy, trial.number])
 
         def choose() -> dict[str, Any] | None:
-            return self._warm_start(space, support, fixed, rank) \
+            return self._warm_start(space, support, fixed, rank, rng) \
                 or self._acquire(space, support, fixed, rng)
 
         config = self._claim(study, trial, space, support, choose)
@@ -508,22 +523,65 @@ class MetaSampler(BaseSampler):
                            scores=support.scores[rows])
 
     def _warm_start(self, space: SearchSpace, support: Support, fixed: Mapping[str, Any],
-                    rank: int) -> dict[str, Any] | None:
-        """Portfolio configuration number ``rank``, or the next one nobody has taken.
+                    rank: int, rng: np.random.Generator) -> dict[str, Any] | None:
+        """Portfolio configuration number ``rank``, or the next one nobody has taken; None once
+        the portfolio has handed the study over to the acquisition.
 
         ``rank`` counts the study's earlier trials that were not enqueued. Trial numbers are
         handed out atomically by the storage, so concurrent workers (threads or processes)
         get distinct ranks and hence distinct configurations without talking to each other.
         The portfolio is weighted by the task's meta-features only, not by its trials, so it
-        is one fixed list that every worker reads alike.
+        is one fixed list that every worker reads alike. A handover is for good: a portfolio
+        configuration before ``rank`` that no trial holds means an earlier trial was the
+        acquisition's, and every later one is too.
         """
         if self._portfolio is None or fixed or rank >= self._n_warmstart:
             return None
         configs = self._portfolio.configs(self._n_warmstart, self._context())
-        for config in configs[rank:]:
-            if config_key(space.encode(config)) not in support.taken and space.allows(config):
-                return dict(config)
-        return None
+        fresh = [config_key(space.encode(c)) not in support.taken and space.allows(c)
+                 for c in configs]
+        pick = next((c for c, ok in zip(configs[rank:], fresh[rank:], strict=True) if ok),
+                    None)
+        if pick is None or (self._handover and (
+                any(fresh[:rank]) or not self._keeps_turn(space, support, pick, rng))):
+            return None
+        return dict(pick)
+
+    def _keeps_turn(self, space: SearchSpace, support: Support, pick: Mapping[str, Any],
+                    rng: np.random.Generator) -> bool:
+        """Whether the portfolio's next configuration ``pick`` still goes before the
+        acquisition's: True until the study has ``HANDOVER_EVIDENCE`` finished trials, then
+        while the acquisition, conditioned on them, scores ``pick`` at least as high as half
+        of the candidates it draws for itself (prior, uniform and local draws).
+
+        The portfolio is the best first trials for a task drawn like the past ones (Wistuba
+        et al., ICDM 2015); its later picks cover past tasks the earlier ones left behind,
+        which pays only if the new task resembles those. The acquisition is the same past
+        tasks updated by the study's own trials (RGPE weights each past task by how well it
+        ranks them; FSBO conditions its kernel on them), so the portfolio's picks are judged
+        as candidates of the acquisition, as any other configuration. Not against the
+        acquisition's own maximum, which always wins (it is the maximum of that very score,
+        over hundreds of candidates polished by local search: the optimizer's curse), but
+        against the typical candidate: a pick the evidence ranks in the bottom half of the
+        acquisition's own draws has lost the case the portfolio made for it, and the study is
+        handed over. The rank is free of the acquisition's units, which differ by surrogate.
+        """
+        if support.n_ok < HANDOVER_EVIDENCE:
+            return True
+        context = self._context(support)
+        predictor = self._adapt(context)
+        if predictor is None:
+            return True
+        make = Candidates(space, {})
+        pool = self._candidate_pool(space, make, support, context, rng)
+        acquisition = Acquisition(predictor, self._prior, context, self._beta)
+        rank = acquisition.share_below(space.encode(pick), space.encode_many(pool, validated=True),
+                                       support)
+        if rank < HANDOVER_RANK:
+            _logger.debug(f"MetaSampler: the portfolio hands over after {support.n_ok} "
+                          f"trials (the acquisition ranks its next pick above {rank:.0%} of "
+                          "its own candidates).")
+        return rank >= HANDOVER_RANK
 
     def _acquire(self, space: SearchSpace, support: Support, fixed: Mapping[str, Any],
                  rng: np.random.Generator) -> dict[str, Any] | None:

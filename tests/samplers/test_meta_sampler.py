@@ -96,7 +96,7 @@ def test_lower_regret_than_tpe_and_random_after_10_trials() -> None:
 def test_first_trials_are_the_portfolio() -> None:
     model = trained()
     features = FAMILY.task(HELD_OUT[0]).meta_features
-    sampler = MetaSampler(model, seed=0, task_features=features, n_warmstart=4)
+    sampler = MetaSampler(model, seed=0, task_features=features, n_warmstart=4, handover=False)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=6)
     chosen: Any = model.get("portfolio")
