@@ -446,7 +446,7 @@ class MetaSampler(BaseSampler):
         trials = study.get_trials(deepcopy=False)
         cache = self._cache.of(storage_of(study))
         support = read_support(space, study, trials, trial.number,
-                               cache.trials if cache is not None else None)
+                               cache)
         rank = sum(1 for t in trials
                    if t.number < trial.number and "fixed_params" not in t.system_attrs)
         rng = np.random.default_rng([self._entropy, trial.number])
@@ -508,7 +508,7 @@ class MetaSampler(BaseSampler):
         trials = study.get_trials(deepcopy=False)
         cache = self._cache.of(storage_of(study))
         taken = read_support(space, study, trials, trial.number,
-                             cache.trials if cache is not None else None).taken
+                             cache).taken
         key = config_key(space.encode(config))
         ahead = sum(1 for t in trials if t.state == TrialState.RUNNING
                     and t.number < trial.number and key in encode_trial(space, t).keys)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,6 +32,7 @@ __all__ = [
     "StorageCache",
     "Support",
     "SupportCache",
+    "claim_signature",
     "conditioning_rows",
     "config_key",
     "encode_trial",
@@ -85,13 +86,15 @@ def encode_flat(space: SearchSpace, flat: Mapping[str, Any]) -> np.ndarray | Non
         return None
 
 
-def _oriented(trial: FrozenTrial, sign: float) -> float | None:
+def _outcome(trial: FrozenTrial) -> float | None:
+    """A finished trial's value as the support reads it: NaN for a failure (or a value that
+    is not finite), None for a trial without a final value (pruned, running, waiting)."""
     if trial.state == TrialState.FAIL:
         return math.nan
     if trial.state != TrialState.COMPLETE or trial.values is None:
         return None
     value = float(trial.values[0])
-    return sign * value if math.isfinite(value) else math.nan
+    return value if math.isfinite(value) else math.nan
 
 
 def _claimed(trial: FrozenTrial) -> list[Mapping[str, Any]]:
@@ -105,21 +108,43 @@ def _claimed(trial: FrozenTrial) -> list[Mapping[str, Any]]:
 
 
 class _Encoded(NamedTuple):
-    """One trial as the model sees it: its parameters' encoding and the keys it claims."""
+    """One trial as the model sees it: its parameters' encoding, the keys it claims, and (read
+    once, as they never change after) a finished trial's outcome and last report."""
 
     x: np.ndarray | None
     keys: frozenset[tuple[float, ...]]
+    value: float | None = None
+    """:func:`_outcome`, not yet oriented."""
+    last: float | None = None
+    """:func:`_last_reported`, not yet oriented; None for an unfinished trial."""
+    pruned: bool = False
 
 
 def encode_trial(space: SearchSpace, trial: FrozenTrial) -> _Encoded:
-    """``trial``'s encoding (None outside ``space``) and every configuration key it claims."""
+    """``trial``'s encoding (None outside ``space``), every configuration key it claims, and
+    its outcome and last report."""
     x = encode_flat(space, trial.params)
     keys = {config_key(x)} if x is not None else set()
     for flat in _claimed(trial)[1:]:
         claimed = encode_flat(space, flat)
         if claimed is not None:
             keys.add(config_key(claimed))
-    return _Encoded(x, frozenset(keys))
+    finished = trial.state.is_finished()
+    return _Encoded(x, frozenset(keys), _outcome(trial),
+                    _last_reported(trial) if finished else None,
+                    trial.state == TrialState.PRUNED)
+
+
+def claim_signature(trial: FrozenTrial) -> Hashable | None:
+    """Everything :func:`encode_trial` reads from a trial (its parameters, its queue entry and
+    its proposal), as a hashable value; None when some value cannot be hashed."""
+    parts = [trial.params, *(trial.system_attrs.get(a) for a in ("fixed_params", PROPOSAL_ATTR))]
+    signature = tuple(tuple(p.items()) if isinstance(p, Mapping) else None for p in parts)
+    try:
+        hash(signature)
+    except TypeError:
+        return None
+    return signature
 
 
 @dataclass
@@ -131,9 +156,34 @@ class StorageCache:
             value and system attributes never change again and trial ids are unique within a
             storage, so an entry never goes stale; trials that other workers (threads or
             processes) finish are encoded on first sight.
+        unfinished: running and waiting trials' encodings by storage trial id, each with the
+            :func:`claim_signature` it was computed from and used only while the trial still
+            has that signature (a running trial gains parameters and a proposal); dropped when
+            the trial finishes. A study with many running trials (``n_jobs``, or several
+            workers) is then not re-encoded for every suggestion.
     """
 
     trials: dict[int, _Encoded] = field(default_factory=dict)
+    unfinished: dict[int, tuple[Hashable, _Encoded]] = field(default_factory=dict)
+
+    def encoded(self, space: SearchSpace, trial: FrozenTrial) -> _Encoded:
+        """``encode_trial(space, trial)``, from the cache where it holds the same answer."""
+        key = trial_id(trial)
+        entry = self.trials.get(key)
+        if entry is not None:
+            return entry
+        if trial.state.is_finished():
+            self.unfinished.pop(key, None)
+            entry = self.trials[key] = encode_trial(space, trial)
+            return entry
+        signature = claim_signature(trial)
+        held = self.unfinished.get(key)
+        if held is not None and signature is not None and held[0] == signature:
+            return held[1]
+        entry = encode_trial(space, trial)
+        if signature is not None:
+            self.unfinished[key] = (signature, entry)
+        return entry
 
 
 class SupportCache:
@@ -155,12 +205,12 @@ class SupportCache:
             return None
 
 
-def _last_reported(trial: FrozenTrial, sign: float) -> float | None:
-    """The oriented value a trial reported at its last step, or None (none, or not finite)."""
+def _last_reported(trial: FrozenTrial) -> float | None:
+    """The value a trial reported at its last step, or None (none, or not finite)."""
     if not trial.intermediate_values:
         return None
     value = float(trial.intermediate_values[max(trial.intermediate_values)])
-    return sign * value if math.isfinite(value) else None
+    return value if math.isfinite(value) else None
 
 
 def _reports_in_final_units(pairs: Sequence[tuple[float, float]]) -> bool:
@@ -178,7 +228,7 @@ def _reports_in_final_units(pairs: Sequence[tuple[float, float]]) -> bool:
 
 
 def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[FrozenTrial],
-                 current: int, cache: dict[int, _Encoded] | None = None) -> Support:
+                 current: int, cache: StorageCache | None = None) -> Support:
     """The support set and taken configurations of ``trials`` (trial ``current`` excluded).
 
     A pruned trial is support too where the study's completed trials show that their last
@@ -188,7 +238,7 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
     whose pruner stops most trials conditions on a handful of completed ones and proposes
     again where the pruner keeps stopping it. Otherwise pruned trials only count as taken, as
     do running ones; trials whose parameters are not a configuration of ``space`` are
-    ignored. ``cache`` (:attr:`StorageCache.trials`) keeps finished trials' encodings.
+    ignored. ``cache`` keeps trials' encodings (see :class:`StorageCache`).
     """
     sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
     rows: list[np.ndarray] = []
@@ -200,16 +250,12 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
     for trial in trials:
         if trial.number == current:
             continue
-        entry = cache.get(trial_id(trial)) if cache is not None else None
-        if entry is None:
-            entry = encode_trial(space, trial)
-            if cache is not None and trial.state.is_finished():
-                cache[trial_id(trial)] = entry
+        entry = cache.encoded(space, trial) if cache is not None else encode_trial(space, trial)
         taken.update(entry.keys)
-        score = _oriented(trial, sign)
         x = entry.x
-        last = _last_reported(trial, sign)
-        if x is not None and trial.state == TrialState.PRUNED and last is not None:
+        score = None if entry.value is None else sign * entry.value
+        last = None if entry.last is None else sign * entry.last
+        if x is not None and entry.pruned and last is not None:
             pruned.append((x, last))
         if score is not None and math.isfinite(score) and last is not None:
             reports.append((last, score))

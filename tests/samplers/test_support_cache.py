@@ -18,6 +18,7 @@ from metasearch.samplers._meta_support import (
     PROPOSAL_ATTR,
     SupportCache,
     conditioning_rows,
+    config_key,
     read_support,
 )
 
@@ -72,12 +73,36 @@ def test_cached_support_equals_a_fresh_read() -> None:
     storage_cache = SupportCache().of(study._storage)
     assert storage_cache is not None
     fresh = read_support(SPACE, study, trials, current=-1)
-    first = read_support(SPACE, study, trials, -1, storage_cache.trials)
-    again = read_support(SPACE, study, trials, -1, storage_cache.trials)
+    first = read_support(SPACE, study, trials, -1, storage_cache)
+    again = read_support(SPACE, study, trials, -1, storage_cache)
     _same(fresh, first)
     _same(fresh, again)
     finished = {t._trial_id for t in trials if t.state.is_finished()}
-    assert set(storage_cache.trials) == finished  # running and waiting trials are re-read
+    assert set(storage_cache.trials) == finished
+    unfinished = {t._trial_id for t in trials if not t.state.is_finished()}
+    assert set(storage_cache.unfinished) == unfinished  # kept with what they were read from
+
+
+def test_a_running_trial_is_read_again_when_its_claims_change() -> None:
+    """A running trial's cached encoding serves only while its parameters and proposal are
+    unchanged: a new proposal is taken at once, and the trial moves to the finished cache."""
+    rng = np.random.default_rng(1)
+    study = _mixed_study(rng)
+    cache = SupportCache().of(study._storage)
+    assert cache is not None
+    running = study.ask()
+    first = SPACE.flatten(SPACE.sample(rng))
+    study._storage.set_trial_system_attr(running._trial_id, PROPOSAL_ATTR, first)
+    read_support(SPACE, study, study._get_trials(deepcopy=False, use_cache=False), -1, cache)
+    second = SPACE.flatten(SPACE.sample(rng))
+    study._storage.set_trial_system_attr(running._trial_id, PROPOSAL_ATTR, second)
+    trials = study._get_trials(deepcopy=False, use_cache=False)
+    _same(read_support(SPACE, study, trials, -1, cache), read_support(SPACE, study, trials, -1))
+    key = config_key(SPACE.encode(SPACE.unflatten(second)))
+    assert key in read_support(SPACE, study, trials, -1, cache).taken
+    study.tell(running, TASK.final_value(SPACE.unflatten(second)))
+    read_support(SPACE, study, study._get_trials(deepcopy=False, use_cache=False), -1, cache)
+    assert running._trial_id in cache.trials and running._trial_id not in cache.unfinished
 
 
 def _other_worker_trial(network: str, task: Any) -> optuna.trial.FrozenTrial:
