@@ -1,7 +1,8 @@
 """One compact Markdown table from a comparison's `runs.csv`: the README's "after the warm start".
 
-For each method: median normalized regret over (task, seed) pairs after 5, 10, 25 trials and
-at the budget, with the interquartile range at the budget; the one-sided Wilcoxon
+For each method: median normalized regret over (task, seed) pairs after 5, 10, 25 and 50
+trials (those below the budget) and at the budget, with the interquartile range at the
+budget; the one-sided Wilcoxon
 signed-rank p of the focus method (``metasearch``) against the row at the budget, in each
 direction, uncorrected (the report's p is Holm-adjusted across baselines); the share of
 trials pruned. Every figure is recomputed from the CSV that `metasearch compare` wrote.
@@ -19,7 +20,7 @@ import pandas as pd
 
 from metasearch.compare._metrics import regret_matrix, wilcoxon_vs
 
-KS = (5, 10, 25)
+KS = (5, 10, 25, 50)
 
 
 def p_one_sided(runs: pd.DataFrame, focus: str, other: str, k: int) -> tuple[float, float]:
