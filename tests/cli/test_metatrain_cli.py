@@ -65,7 +65,9 @@ def test_split_all_keeps_no_test_task_and_two_tasks_suffice(tmp_path: Path) -> N
                                  "--json", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     model = MetaModel.load(out)
-    assert model.split.test == () and set(model.split.seen) == {"ds0", "ds1"}
+    assert model.split.test == () and model.split.validation == ()
+    assert set(model.split.train) == {"ds0", "ds1"}
+    assert model.info["train_trials"] == 12  # both tasks' trials reach every component
 
 
 @pytest.mark.postgres
