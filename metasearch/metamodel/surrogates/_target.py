@@ -110,14 +110,6 @@ class ArdGP:
         """Scaled distances of the training pairs."""
         return np.sqrt(np.maximum(self._pair_sq @ inverse_sq_ell, 0.0))
 
-    def _kernel(self, sq: np.ndarray, ell: np.ndarray | None = None,
-                signal: float | None = None) -> np.ndarray:
-        """The kernel of per-column squared differences ``sq`` (``(..., d)``)."""
-        ell = self._ell if ell is None else ell
-        signal = self._signal if signal is None else signal
-        r = np.sqrt(np.maximum(sq @ (ell ** -2.0), 0.0))
-        return signal * matern52(SQRT5 * r)
-
     def _objective(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log posterior of the hyperparameters (marginal likelihood + ell prior).
 
