@@ -507,11 +507,15 @@ class MetaSampler(BaseSampler):
             return set(), 0
         trials = study.get_trials(deepcopy=False)
         cache = self._cache.of(storage_of(study))
-        taken = read_support(space, study, trials, trial.number,
-                             cache).taken
+        taken = read_support(space, study, trials, trial.number, cache).taken
         key = config_key(space.encode(config))
+
+        def claims(t: FrozenTrial) -> frozenset[tuple[float, ...]]:
+            # read_support has just encoded every trial through the cache
+            return (cache.encoded(space, t) if cache is not None else encode_trial(space, t)).keys
+
         ahead = sum(1 for t in trials if t.state == TrialState.RUNNING
-                    and t.number < trial.number and key in encode_trial(space, t).keys)
+                    and t.number < trial.number and key in claims(t))
         return taken, ahead
 
     def _context(self, support: Support | None = None) -> TaskContext:
