@@ -2,8 +2,10 @@
 
 A trial is stopped when the curve model, given what the trial has reported so far, its
 configuration, and the study's other trials, finds it unlikely to beat the study's best.
-Like MetaSampler, the pruner reads the study afresh on every call and keeps no per-study
-state, so one instance serves any number of threads, processes and studies.
+Like MetaSampler, the pruner reads the study afresh on every call, so one instance serves any
+number of threads, processes and studies; what it keeps (completed trials' encodings and
+curves, and what was measured on exactly those trials) is keyed by the trials it came from
+(:class:`~metasearch.samplers._pruner_support.CompletedCache`), never by the study alone.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
@@ -20,23 +22,15 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from metasearch.metamodel import MetaModel, TaskContext
-from metasearch.metamodel.curves import Recalibration
+from metasearch.metamodel.curves import CurveModel, Recalibration
 from metasearch.samplers._from_studies import PRUNER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import encode_flat
+from metasearch.samplers._pruner_support import CompletedCache, StudyCurves, trial_curve
 
 __all__ = ["MetaPruner"]
 
 _logger = optuna.logging.get_logger(__name__)
-
-
-def _curve(trial: FrozenTrial, width: int) -> np.ndarray:
-    """The trial's reported values in step order, NaN-padded (or cut) to ``width`` points."""
-    values = [trial.intermediate_values[s] for s in sorted(trial.intermediate_values)]
-    row = np.full(width, np.nan)
-    shown = np.asarray(values[:width], dtype=np.float64)
-    row[: len(shown)] = np.where(np.isfinite(shown), shown, np.nan)
-    return row
 
 
 class MetaPruner(BasePruner):
@@ -125,6 +119,8 @@ class MetaPruner(BasePruner):
         self._min_finished = min_finished
         self._fallback = fallback if fallback is not None else optuna.pruners.MedianPruner(
             n_startup_trials=max(min_finished, 5), n_warmup_steps=min_epochs - 1)
+        self._completed = CompletedCache(model.space, model.max_budget, self._features) \
+            if model is not None else None
 
     @classmethod
     def from_warehouse(
@@ -179,14 +175,16 @@ class MetaPruner(BasePruner):
         # The study's correction only moves a prediction towards keeping the trial (shift >= 0,
         # scale >= 1, and the threshold 1 - confidence <= 0.5 sits at z <= 0), so a trial the
         # uncorrected model keeps stays kept: the costly leave-one-out correction is measured
-        # only for a trial that would otherwise be pruned.
-        probability = self._probability(study, trial, recalibrate=False)
-        if probability is None:
+        # only for a trial that would otherwise be pruned, and that the evidence cap lets go.
+        query = self._query(study, trial)
+        if query is None:
             return self._fallback.prune(study, trial)
-        if probability < 1.0 - self._confidence and self._recalibrate:
-            probability = self._probability(study, trial, recalibrate=True)
-        return (probability is not None and probability < 1.0 - self._confidence
-                and self._may_prune(study))
+        probability = self._probability(query, recalibrate=False)
+        if probability >= 1.0 - self._confidence or not self._may_prune(study):
+            return False
+        if self._recalibrate:
+            probability = self._probability(query, recalibrate=True)
+        return probability < 1.0 - self._confidence
 
     def _may_prune(self, study: Study) -> bool:
         """False while evidence is thin and as many trials are pruned as have completed."""
@@ -202,11 +200,14 @@ class MetaPruner(BasePruner):
         have finished, or once its curve is complete; None where the curve model does not
         apply (no model, or parameters outside its space), which defers to ``fallback``.
         """
-        return self._probability(study, trial, recalibrate=self._recalibrate)
+        query = self._query(study, trial)
+        return None if query is None else self._probability(query, recalibrate=self._recalibrate)
 
-    def _probability(self, study: Study, trial: FrozenTrial, *, recalibrate: bool
-                     ) -> float | None:
-        if self._model is None or self._curves is None or len(study.directions) > 1:
+    def _query(self, study: Study, trial: FrozenTrial) -> _Query | float | None:
+        """What a decision on ``trial`` reads of it and of the study; a number where that
+        decides already (1.0: keep), None where the curve model does not apply."""
+        if self._model is None or self._curves is None or self._completed is None \
+                or len(study.directions) > 1:
             return None
         seen = len(trial.intermediate_values)
         width = self._model.max_budget
@@ -220,32 +221,45 @@ class MetaPruner(BasePruner):
                 if t.values is not None and math.isfinite(t.values[0])]
         if len(done) < self._min_finished:
             return 1.0
-        rows, scores, curves = [], [], []
-        for other in done:
-            encoded = encode_flat(self._model.space, other.params)
-            if encoded is not None:
-                rows.append(encoded)
-                scores.append(sign * float(other.values[0]))
-                curves.append(sign * _curve(other, width))
-        best = max(sign * float(t.values[0]) for t in done)
-        context = TaskContext(
-            meta_features=self._features,
-            x=np.stack(rows) if rows else np.zeros((0, len(x))),
-            scores=np.asarray(scores, dtype=np.float64),
-        )
-        support_curves = np.stack(curves) if curves else None
-        prefix = sign * _curve(trial, width)
-        fix = self._study_calibration(context, support_curves, seen) if recalibrate else None
-        probability = self._curves.prob_better(prefix[None, :], x[None, :], best, context,
-                                               support_curves, fix)
+        return _Query(self._curves, x, sign * trial_curve(trial, width), seen,
+                      self._completed.read(study, done, sign))
+
+    def _probability(self, query: _Query | float, *, recalibrate: bool) -> float:
+        if not isinstance(query, _Query):
+            return query
+        study = query.study
+        fix = self._study_calibration(query.model, study, query.seen) if recalibrate else None
+        probability = query.model.prob_better(query.prefix[None, :], query.x[None, :],
+                                               study.best, study.context, study.curves, fix)
         return float(probability[0])
 
-    def _study_calibration(self, context: TaskContext, curves: np.ndarray | None, k: int
+    def _study_calibration(self, model: CurveModel, study: StudyCurves, k: int
                            ) -> Recalibration | None:
-        """The correction measured on the last ``calibration_trials`` completed trials."""
-        if self._curves is None or curves is None or len(curves) < 2:
+        """The correction measured on the last ``calibration_trials`` completed trials.
+
+        Kept on ``study`` (the very completed trials it was measured on) by ``k``: while no
+        trial completes, every trial that reaches step ``k`` would measure the same one.
+        """
+        if k not in study.fixes:
+            study.fixes[k] = self._measure_calibration(model, study.context, study.curves, k)
+        return study.fixes[k]
+
+    def _measure_calibration(self, model: CurveModel, context: TaskContext,
+                             curves: np.ndarray | None, k: int) -> Recalibration | None:
+        if curves is None or len(curves) < 2:
             return None
         last = slice(-self._calibration_trials, None)
         recent = TaskContext(meta_features=context.meta_features, x=context.x[last],
                              scores=context.scores[last])
-        return self._curves.recalibrate(recent.x, recent, curves[last], k, self._prior_count)
+        return model.recalibrate(recent.x, recent, curves[last], k, self._prior_count)
+
+
+class _Query(NamedTuple):
+    """A trial to decide on: the curve model, the trial's encoding, oriented prefix and
+    length, and the study's completed trials."""
+
+    model: CurveModel
+    x: np.ndarray
+    prefix: np.ndarray
+    seen: int
+    study: StudyCurves

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,7 @@ import optuna
 import pytest
 
 from metasearch.families import get_family
-from metasearch.metamodel import MetaDataset, MetaModel, TaskSplit
+from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
 from metasearch.samplers import ColdStartWarning, MetaPruner, TaskObjective, make_sampler
 
 FAMILY = get_family("synthetic")
@@ -211,3 +213,117 @@ def test_a_model_without_a_curve_model_defers() -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         MetaPruner(None, **kwargs)
+
+
+# -- what the pruner keeps between decisions never changes one -------------------------------
+
+
+def _slow_probability(model: MetaModel, features: dict[str, float], study: optuna.Study,
+                      trial: optuna.trial.FrozenTrial) -> float:
+    """P(better) recalibrated, computed the slow way: every completed trial encoded afresh."""
+    curves_model, width, space = model.get("curves"), model.max_budget, model.space
+    assert curves_model is not None
+
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+
+    def curve(t: optuna.trial.FrozenTrial) -> np.ndarray:
+        values = [t.intermediate_values[s] for s in sorted(t.intermediate_values)][:width]
+        return sign * np.array(values + [math.nan] * (width - len(values)))
+
+    done = [t for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+            if t.values is not None and math.isfinite(t.values[0])]
+    x = np.stack([space.encode(space.unflatten(t.params)) for t in done])
+    scores = np.array([sign * t.values[0] for t in done])
+    curves = np.stack([curve(t) for t in done])
+    context = TaskContext(meta_features=features, x=x, scores=scores)
+    k = len(trial.intermediate_values)
+    recent = TaskContext(meta_features=features, x=x[-50:], scores=scores[-50:])
+    fix = curves_model.recalibrate(x[-50:], recent, curves[-50:], k, 3.0)
+    query = space.encode(space.unflatten(trial.params))
+    return float(curves_model.prob_better(curve(trial)[None, :], query[None, :],
+                                          float(scores.max()), context, curves, fix)[0])
+
+
+def _decide_while_another_worker_completes_trials(worker_a: optuna.Study,
+                                                  worker_b: optuna.Study) -> None:
+    """Worker A's pruner judges a trial step by step while worker B (its own storage handle
+    on the same study: another process) completes a trial between every two decisions; each
+    decision must see B's trials, exactly as the slow computation does."""
+    task = FAMILY.task(HELD_OUT[1])
+    features = dict(task.meta_features)
+    pruner = MetaPruner(trained(), task_features=features, min_epochs=2, evidence_trials=0)
+    objective = TaskObjective(task, device="cpu", seed=0)
+    worker_b.optimize(objective, n_trials=4)
+    best = worker_b.best_value
+    trial = worker_a.ask()
+    SPACE.suggest(trial)
+    moved = 0
+    for step, value in enumerate(np.linspace(0.5, 1.0, 9) * best):
+        trial.report(float(value), step)
+        frozen = worker_a._storage.get_trial(trial._trial_id)
+        before = _slow_probability(trained(), features, worker_a, frozen) if step else 1.0
+        if step >= 1:
+            assert pruner.probability_better(worker_a, frozen) == before
+            assert pruner.prune(worker_a, frozen) == (before < 1.0 - 0.99)
+        worker_b.optimize(objective, n_trials=1)
+        if step >= 1:  # the same step after B's trial: a stale answer would show here
+            after = _slow_probability(trained(), features, worker_a, frozen)
+            assert pruner.probability_better(worker_a, frozen) == after
+            moved += after != before
+    assert moved >= 3  # B's trials moved the answer, so a stale one could not pass
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_decisions_see_other_workers_trials_exactly_as_a_fresh_reading(
+        kind: str, tmp_path: Path) -> None:
+    def storage() -> optuna.storages.BaseStorage:
+        if kind == "sqlite":
+            return optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
+        return optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "journal.log")))
+
+    worker_a = optuna.create_study(storage=storage(), study_name="s", direction="maximize",
+                                   sampler=make_sampler("random", 0))
+    worker_b = optuna.load_study(storage=storage(), study_name="s",
+                                 sampler=make_sampler("random", 1),
+                                 pruner=optuna.pruners.NopPruner())
+    _decide_while_another_worker_completes_trials(worker_a, worker_b)
+
+
+@pytest.mark.postgres
+def test_decisions_see_other_workers_trials_on_postgres(
+        postgres_schema: Callable[[], str]) -> None:
+    url = postgres_schema()
+    worker_a = optuna.create_study(storage=url, study_name="s", direction="maximize",
+                                   sampler=make_sampler("random", 0))
+    worker_b = optuna.load_study(storage=url, study_name="s", sampler=make_sampler("random", 1),
+                                 pruner=optuna.pruners.NopPruner())
+    _decide_while_another_worker_completes_trials(worker_a, worker_b)
+
+
+def test_a_study_past_the_calibration_window_gets_the_slow_answer_at_every_step() -> None:
+    """60 completed trials (the correction reads the last 50), minimised, one pruner for two
+    trials in turn: what it keeps between decisions and trials changes no answer."""
+    task = FAMILY.task(HELD_OUT[2])
+    features = dict(task.meta_features)
+    study = optuna.create_study(direction="minimize", sampler=make_sampler("random", 3))
+    rng = np.random.default_rng(3)
+    dists = SPACE.distributions()
+    for i in range(60):
+        config = SPACE.sample(rng)
+        reported = task.evaluate(config, device="cpu", seed=i).curve
+        curve = [-v if math.isfinite(v) else 0.0 for v in reported]
+        flat = SPACE.flatten(config)
+        study.add_trial(optuna.trial.create_trial(
+            params=flat, distributions={k: dists[k] for k in flat}, value=curve[-1],
+            intermediate_values=dict(enumerate(curve))))
+    pruner = MetaPruner(trained(), task_features=features, min_epochs=2)
+    for scale in (0.3, 0.9):
+        trial = study.ask()
+        SPACE.suggest(trial)
+        for step in range(8):
+            trial.report(-scale * (step + 1) / 8, step)
+            frozen = study._storage.get_trial(trial._trial_id)
+            if step >= 1:
+                assert pruner.probability_better(study, frozen) == \
+                    _slow_probability(trained(), features, study, frozen)
