@@ -88,15 +88,33 @@ def _add_kernel(total: np.ndarray, block: Block, band: float, query: np.ndarray,
 
     The centres' part comes precomputed (:func:`_centre_terms`); the numeric kernel is built in
     ``scratch`` (two arrays shaped like ``total``) in the same order of operations, so every
-    value rounds exactly as it did.
+    value rounds exactly as it did. A row of the kernel depends on its query's value alone, so
+    where queries repeat values (a local search's neighbours each move one parameter of their
+    climb and share the others) each distinct value's row is built once and copied.
     """
     qa, qact = _unit_and_active(block, query)
     if block.kind != "numeric":
         if terms is not None:
             total += terms[np.where(qact, qa.astype(np.int64), block.width)]
         return
+    values, inverse = np.unique(qa, return_inverse=True)
+    if 2 * len(values) <= len(qa):
+        logk = np.take(_numeric_log_kernel(values, band, terms, None), inverse, axis=0,
+                       out=scratch[1], mode="clip")  # in range: "clip" only skips a copy
+    else:
+        logk = _numeric_log_kernel(qa, band, terms, scratch)
+    if not qact.all():
+        logk[~qact] = 0.0
+    total += logk
+
+
+def _numeric_log_kernel(qa: np.ndarray, band: float, terms: Any,
+                        scratch: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """A numeric block's log kernel of unit values ``qa`` (every query active) against the
+    centres (``terms`` from :func:`_centre_terms`), in ``scratch`` when given."""
     ca, c_inactive, log_mass = terms
-    z, logk = scratch
+    shape = (len(qa), len(ca))
+    z, logk = scratch if scratch is not None else (np.empty(shape), np.empty(shape))
     np.subtract.outer(qa, ca, out=z)
     z /= band
     np.multiply(z, -0.5, out=logk)
@@ -106,9 +124,7 @@ def _add_kernel(total: np.ndarray, block: Block, band: float, query: np.ndarray,
     logk -= log_mass
     if c_inactive.any():
         logk[:, c_inactive] = 0.0
-    if not qact.all():
-        logk[~qact] = 0.0
-    total += logk
+    return logk
 
 
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:

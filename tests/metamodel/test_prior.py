@@ -14,7 +14,7 @@ import pytest
 from scipy.special import logsumexp, ndtri
 from synthetic_data import evaluated_dataset
 
-from metasearch.errors import MetasearchError
+from metasearch.errors import MetasearchError, SpaceError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaDataset, TaskContext
 from metasearch.metamodel._features import EncodingLayout
@@ -216,11 +216,33 @@ def test_density_integrates_to_one_and_matches_samples() -> None:
 # -- the fast paths give the reference numbers bit for bit ---------------------------------
 
 
-def test_accumulated_kernels_equal_the_block_kernels() -> None:
+def _neighbourhoods(rng: np.random.Generator, climbs: int, moves: int) -> np.ndarray:
+    """Encodings as a local search scores them: each of ``climbs`` configurations and
+    ``moves`` copies of it with one parameter taken from another draw (values repeat)."""
+    space = FAMILY.space
+    configs = []
+    for _ in range(climbs):
+        flat = space.flatten(space.sample(rng))
+        configs.append(space.unflatten(flat))
+        for _ in range(moves):
+            other = space.flatten(space.sample(rng))
+            name = list(other)[int(rng.integers(len(other)))]
+            try:  # a move that switches a condition on leaves its parameter missing
+                configs.append(space.unflatten({**flat, name: other[name]}))
+            except SpaceError:
+                continue
+    return _encode(configs)
+
+
+@pytest.mark.parametrize("kind", ["distinct", "neighbourhoods"])
+def test_accumulated_kernels_equal_the_block_kernels(kind: str) -> None:
+    """Distinct queries take the direct path; a local search's, whose values repeat, the one
+    that builds each distinct value's row once: both give the reference bit for bit."""
     prior = _fitted(0)
     layout = EncodingLayout.of(FAMILY.space)
     rng = np.random.default_rng(3)
-    query = _encode([FAMILY.space.sample(rng) for _ in range(40)])
+    query = _encode([FAMILY.space.sample(rng) for _ in range(40)]) if kind == "distinct" \
+        else _neighbourhoods(rng, 6, 9)
     centres = prior.elite_x[:70]
     total = np.zeros((len(query), len(centres)))
     scratch = (np.empty_like(total), np.empty_like(total))
