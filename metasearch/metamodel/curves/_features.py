@@ -104,8 +104,10 @@ def fill_prefixes(prefixes: np.ndarray, max_budget: int, what: str = "prefixes"
     values = np.asarray(prefixes, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] > max_budget:
         raise MetasearchError(f"{what} must be (m, <= {max_budget}), got shape {values.shape}")
-    values = np.pad(values, ((0, 0), (0, max_budget - values.shape[1])),
-                    constant_values=np.nan)
+    if values.shape[1] < max_budget:  # np.pad's generic path costs more than the fill
+        padded = np.full((len(values), max_budget), np.nan)
+        padded[:, : values.shape[1]] = values
+        values = padded
     finite = np.isfinite(values)
     steps = np.arange(max_budget)
     k = np.where(finite.any(axis=1), max_budget - np.argmax(finite[:, ::-1], axis=1), 0)
