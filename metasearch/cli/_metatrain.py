@@ -16,10 +16,14 @@ if TYPE_CHECKING:
 
 COMPONENTS_HELP = ("Comma-separated: portfolio,prior,surrogate,rgpe,curves. Default: every one "
                    "the data can feed (the others are skipped, each with the reason).")
-SPLIT_HELP = ("JSON {train, validation, test} task lists, or `all` for a production model "
-              "that every task trains (no validation or test task; components train their "
-              "fixed epochs without early stopping, as MetaSampler.from_studies does). "
-              "Default: a seeded 70/15/15 split, saved with the model.")
+SPLIT_HELP = ("`all` (the default): a production model that every task trains (no validation or "
+              "test task; components that early-stop train their fixed epochs instead, as "
+              "MetaSampler.from_studies does). `heldout`: a seeded 70/15/15 split, saved with "
+              "the model, validation figures printed, test tasks never reached: a model to "
+              "evaluate (`compare --model`). Or a JSON file of {train, validation, test} task "
+              "lists.")
+HELD_OUT = "heldout"
+"""``--split heldout``: the seeded 70/15/15 split of a model meant for evaluation."""
 
 
 def default_model_dir(warehouse: str | None, family: str) -> Path:
@@ -33,26 +37,28 @@ def default_model_dir(warehouse: str | None, family: str) -> Path:
     return model_folders(warehouse, family)[0]
 
 
-def choose_split(split: str | None, task_ids: list[str], seed: int) -> TaskSplit:
-    """The split ``--split`` names: a JSON file, ``all`` (every task trains) or the default.
+def choose_split(split: str, task_ids: list[str], seed: int) -> TaskSplit:
+    """The split ``--split`` names: ``all`` (the default), ``heldout`` or a JSON file.
 
-    ``all`` holds out no validation task either: the portfolio, prior and RGPE never
-    early-stop, so a validation task would only be history they never learn from (with
-    studies of ten data sets, the default fraction dropped two of them, and which two changed
-    the portfolio's picks).
+    ``all`` is for use: the model learns from the user's whole history. It holds out no
+    validation task either, because the portfolio, prior and RGPE never early-stop, so a
+    validation task would only be history they never learn from (with studies of ten data
+    sets, the 70/15/15 split left four out, and the model trailed ``from_studies``, which
+    learns from all ten). ``heldout`` is for evaluation: a model whose test tasks (and
+    validation tasks, which only early-stop and calibrate) can be searched as new ones.
     """
     from metasearch.metamodel import TaskSplit
 
-    if split is None:
-        return TaskSplit.make(task_ids, seed=seed)
     if split == "all":
         return TaskSplit.make(task_ids, seed=seed, validation=0.0, test=0.0)
+    if split == HELD_OUT:
+        return TaskSplit.make(task_ids, seed=seed)
     return TaskSplit.read(Path(split))
 
 
 def meta_train(
     family: str = typer.Option(..., "--family", "-f", help="Family stored in the warehouse."),
-    split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    split: str = typer.Option("all", "--split", help=SPLIT_HELP),
     out: Path | None = typer.Option(
         None, "--out", help="Model folder (default: models/FAMILY beside an SQLite warehouse; "
         "inside a PostgreSQL warehouse, for every worker)."),
@@ -62,7 +68,11 @@ def meta_train(
     warehouse: str | None = WAREHOUSE,
     json_mode: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Meta-train on a family's warehouse history; print train vs validation figures."""
+    """Meta-train on a family's warehouse history (every task by default) and save the model.
+
+    The default is a model to use; ``--split heldout`` makes one to evaluate, and prints its
+    train vs validation figures.
+    """
     from metasearch.evaluation import resolve_device
     from metasearch.metamodel import MetaModel
     from metasearch.metamodel._model import reports_table
@@ -92,6 +102,9 @@ def meta_train(
     if json_mode:
         output.json({**model.describe(), "out": where})
         return
+    if not chosen.validation:
+        output.line("every task trained (a model to use, not to evaluate): no validation "
+                    "figures; `--split heldout` holds tasks out and prints them")
     output.table(f"{family}: train vs validation", ["component", "metric", "train",
                                                     "validation", "seconds"],
                  reports_table(model.reports))

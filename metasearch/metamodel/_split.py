@@ -80,10 +80,14 @@ class TaskSplit:
     def check_held_out(self, tasks: Iterable[str]) -> None:
         """Refuse to evaluate on tasks the model saw (train or validation)."""
         leaked = sorted(set(tasks) & set(self.seen))
-        if leaked:
-            raise MetasearchError(
-                f"tasks {leaked} were used to meta-train this model: they are not held out"
-            )
+        if not leaked:
+            return
+        why = f"tasks {leaked} were used to meta-train this model: they are not held out"
+        if not (self.validation or self.test):
+            why += ("; it was trained on every task (meta-train's default, a model to use): "
+                    "evaluate one made with `meta-train --split heldout` or a split file, or "
+                    "let compare meta-train its own (no --model)")
+        raise MetasearchError(why)
 
     def to_dict(self) -> dict[str, list[str]]:
         return {"train": list(self.train), "validation": list(self.validation),

@@ -53,6 +53,24 @@ def test_defaults_on_plain_history_skip_curves_and_save_beside_the_warehouse(
     model = MetaModel.load(tmp_path / "models" / FAMILY)
     assert set(model.components) == {"portfolio", "prior", "surrogate", "rgpe"}
     assert set(model.info["skipped"]) == {"curves"}
+    # The default is a model to use: every task trains, none is held out.
+    assert model.split.validation == () and model.split.test == ()
+    assert set(model.split.train) == {f"ds{i}" for i in range(4)}
+    assert "no validation figures" in result.output
+
+
+def test_split_heldout_keeps_validation_and_test_tasks_out(tmp_path: Path) -> None:
+    from plain_history import FAMILY, history_warehouse
+
+    where = history_warehouse(tmp_path, n_tasks=7, n_trials=6)
+    out = tmp_path / "evaluated"
+    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", where, "--split", "heldout",
+                                 "--components", "portfolio,prior", "--out", str(out),
+                                 "--json", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["split"] == {"train": 5, "validation": 1, "test": 1}
+    model = MetaModel.load(out)
+    assert model.info["train_trials"] == 5 * 6  # the held-out tasks' trials reach nothing
 
 
 def test_split_all_keeps_no_test_task_and_two_tasks_suffice(tmp_path: Path) -> None:

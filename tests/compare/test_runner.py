@@ -65,6 +65,18 @@ def test_a_model_that_saw_a_test_task_is_refused(warehouse: str, tmp_path: Path)
     assert plan.test == IDS[6:]
 
 
+def test_a_production_model_is_refused_saying_how_to_make_one_to_evaluate(
+        warehouse: str, tmp_path: Path) -> None:
+    model_dir = tmp_path / "production"
+    trained = runner.invoke(app, ["meta-train", "-f", "synthetic", "--warehouse", warehouse,
+                                  "--components", "portfolio", "--out", str(model_dir),
+                                  "--device", "cpu", "--json"])
+    assert trained.exit_code == 0, trained.output
+    with pytest.raises(MetasearchError, match="trained on every task.*--split heldout"):
+        plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "out",
+                     test=IDS[6:], model=model_dir, methods=["metasearch"])
+
+
 def test_unknown_methods_and_bad_budgets_are_refused(warehouse: str, tmp_path: Path) -> None:
     with pytest.raises(MetasearchError, match="unknown methods"):
         plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path, methods=["sgd"])
