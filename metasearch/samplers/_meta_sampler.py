@@ -209,6 +209,8 @@ class MetaSampler(BaseSampler):
         self._cache = SupportCache()
         self._proposals: dict[tuple[int, int], dict[str, Any]] = {}  # per trial, until told
         self._unmapped: set[str] = set()  # parameters already logged as left to the fallback
+        # The surrogate adapted to the last proposal's support (see _adapted_to)
+        self._adapted: tuple[Support, TaskContext, Predictor | None] | None = None
 
     def _pick_surrogate(self, kind: str | None) -> SupportAdapter | None:
         return self._model.surrogate(kind) if self._model is not None else None
@@ -281,6 +283,7 @@ class MetaSampler(BaseSampler):
         del state["_lock"]  # locks do not pickle; each copy gets its own
         del state["_cache"]  # nor do weak references to storages
         state["_proposals"] = {}  # keyed by storage identity: meaningless in another process
+        state["_adapted"] = None  # one proposal's, as _proposals
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -572,8 +575,7 @@ class MetaSampler(BaseSampler):
         """
         if support.n_ok < HANDOVER_EVIDENCE:
             return True
-        context = self._context(support)
-        predictor = self._adapt(context)
+        context, predictor = self._adapted_to(support)
         if predictor is None:
             return True
         make = Candidates(space, {})
@@ -596,10 +598,9 @@ class MetaSampler(BaseSampler):
         """
         if self._surrogate is None and self._prior is None:
             return None
-        context = self._context(support)
+        context, predictor = self._adapted_to(support)
         make = Candidates(space, fixed)
         pool = self._candidate_pool(space, make, support, context, rng)
-        predictor = self._adapt(context)
         prior = self._prior if predictor is not None else None
         acquisition = Acquisition(predictor, prior, context, self._beta, self._optimize)
         found = acquisition.best(pool, space, support, make, rng)
@@ -609,6 +610,20 @@ class MetaSampler(BaseSampler):
             more = make.draw([space.sample(rng) for _ in range(self._n_candidates)], rng)
             found = acquisition.best(more, space, support, make, rng)
         return found
+
+    def _adapted_to(self, support: Support) -> tuple[TaskContext, Predictor | None]:
+        """``support``'s conditioning context and the surrogate adapted to it, once per proposal.
+
+        A handover trial asks twice: the portfolio's check (:meth:`_keeps_turn`) and then the
+        acquisition that takes over, both conditioned on the same trials; so are a claim's
+        second choices. Adapting is the costly step of a proposal (a GP per past task for
+        RGPE), so it is kept for the ``Support`` object it was made from (one per proposal,
+        made under the lock) and never reused for another.
+        """
+        if self._adapted is None or self._adapted[0] is not support:
+            context = self._context(support)
+            self._adapted = (support, context, self._adapt(context))
+        return self._adapted[1], self._adapted[2]
 
     def _adapt(self, context: TaskContext) -> Predictor | None:
         """The surrogate adapted to the support set; None (prior only) when it cannot adapt."""

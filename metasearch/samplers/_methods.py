@@ -252,6 +252,9 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                 "and MetaPruner"),
     _metasearch("no-warmstart", "ablation", "metasearch without the warm-start portfolio",
                 use_portfolio=False),
+    _metasearch("no-handover", "ablation", "metasearch playing the whole warm-start "
+                "portfolio (no handover to the acquisition by the study's own trials)",
+                handover=False),
     _metasearch("no-prior", "ablation", "metasearch without the learned prior",
                 use_prior=False),
     _metasearch("no-surrogate", "ablation", "metasearch without the transfer surrogate "

@@ -72,7 +72,7 @@ def test_a_production_model_is_refused_saying_how_to_make_one_to_evaluate(
                                   "--components", "portfolio", "--out", str(model_dir),
                                   "--device", "cpu", "--json"])
     assert trained.exit_code == 0, trained.output
-    with pytest.raises(MetasearchError, match="trained on every task.*--split heldout"):
+    with pytest.raises(MetasearchError, match=r"trained on every task.*--split heldout"):
         plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "out",
                      test=IDS[6:], model=model_dir, methods=["metasearch"])
 

@@ -70,8 +70,8 @@ SAMPLER_KIND = {"metasearch": MetaSampler, "random": optuna.samplers.RandomSampl
                 "tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler,
                 "cmaes": optuna.samplers.CmaEsSampler, "ws-cmaes": WarmStartCmaEs,
                 "ws-tpe": optuna.samplers.TPESampler}
-PRUNED = {"metasearch", "no-warmstart", "no-prior", "no-surrogate", "rgpe-surrogate",
-          "no-features"}
+PRUNED = {"metasearch", "no-warmstart", "no-handover", "no-prior", "no-surrogate",
+          "rgpe-surrogate", "no-features"}
 
 
 @pytest.mark.parametrize("name", list(METHODS))
@@ -98,6 +98,7 @@ def test_method_switches_reach_the_sampler() -> None:
     plain: Any = build_method("metasearch", inputs).sampler
     assert plain._features == {"log_rows": 1.0}
     assert build_method("no-features", inputs).sampler._features is None  # type: ignore[attr-defined]
+    assert plain._handover and not build_method("no-handover", inputs).sampler._handover  # type: ignore[attr-defined]
     one_step = build_method("metasearch", SearchInputs(seed=0, model=_with_curves()))
     assert one_step.pruner is None  # one step per trial: nothing to stop
 

@@ -19,6 +19,7 @@ from metasearch.metamodel import MetaModel, TaskContext
 from metasearch.samplers._meta_acquisition import Acquisition
 from metasearch.samplers._meta_sampler import HANDOVER_EVIDENCE, MetaSampler
 from metasearch.samplers._meta_support import Support
+from metasearch.samplers._methods import SearchInputs, build_method
 
 OPTIMA = {"a0": 0.18, "a1": 0.2, "a2": 0.22, "b0": 0.55, "b1": 0.57, "c0": 0.9}
 WARM = 5
@@ -113,3 +114,57 @@ def test_a_handover_is_for_good(model: MetaModel) -> None:
                                                   value=-((x - 0.55) ** 2)))
     study.optimize(objective, n_trials=2)
     assert all(t.params["x"] not in portfolio for t in study.trials[3:]), portfolio
+
+
+class Counting:
+    """The sampler's own surrogate, counting its adaptations by the size of the support set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[int] = []
+
+    def adapt(self, context: TaskContext) -> Any:
+        self.calls.append(0 if context.x is None else len(context.x))
+        return self.inner.adapt(context)
+
+
+class Uncached(MetaSampler):
+    """MetaSampler adapting its surrogate again at each ask, as it did before."""
+
+    def _adapted_to(self, support: Support) -> Any:
+        self._adapted = None
+        return super()._adapted_to(support)
+
+
+@pytest.mark.parametrize("handover", [True, False])
+def test_each_proposal_adapts_the_surrogate_once(model: MetaModel, handover: bool) -> None:
+    """A handover trial asks the adapted surrogate twice (the portfolio's check, then the
+    acquisition that takes over); it is adapted once, and the study is the same trial for
+    trial as with the surrogate adapted at each ask."""
+    xs = {}
+    for kind in (MetaSampler, Uncached):
+        sampler = kind(model, seed=0, n_warmstart=WARM, handover=handover)
+        counting = Counting(sampler._surrogate)
+        sampler._surrogate = counting  # type: ignore[assignment]
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(peaked(0.9), n_trials=WARM + 2)
+        xs[kind] = [t.params["x"] for t in study.trials]
+        if kind is MetaSampler:
+            # one adaptation per trial that consulted the surrogate: from the portfolio's
+            # evidence on with the handover, after the whole portfolio without it
+            start = HANDOVER_EVIDENCE if handover else WARM
+            assert counting.calls == list(range(start, WARM + 2)), counting.calls
+    assert xs[MetaSampler] == xs[Uncached]
+
+
+def test_the_no_handover_ablation_plays_the_whole_portfolio(model: MetaModel) -> None:
+    """``compare``'s ``no-handover`` is metasearch with the fixed portfolio: where metasearch
+    hands the study over, it plays every pick."""
+    def first(method: str) -> list[float]:
+        built = build_method(method, SearchInputs(seed=0, model=model))
+        study = optuna.create_study(direction="maximize", sampler=built.sampler)
+        study.optimize(peaked(0.9), n_trials=WARM)
+        return [t.params["x"] for t in study.trials]
+
+    assert first("no-handover") == portfolio_xs(model)
+    assert first("metasearch") == first_xs(model, 0.9, handover=True) != portfolio_xs(model)
