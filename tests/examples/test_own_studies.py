@@ -1,15 +1,16 @@
 """``examples/own_studies.py`` at its quick size, measured on data sets no past study saw.
 
 Past studies of an SVC pipeline (one per generated data set) feed ``from_studies`` and,
-separately, ``ingest-optuna`` + ``meta-train`` (defaults) + ``from_warehouse``; each searches 4
-held-out data sets x 5 seeds next to Optuna's TPE, with the default settings (up to 5 portfolio
-trials, each study handing over to the acquisition when its own trials argue for it). Checked:
-both are ahead of TPE after 5 trials, ``from_studies`` also after 15, and ``from_studies``
-after 5 trials is no worse than TPE after 15 (the issue's bar; measured 0.032 against 0.061).
-The warehouse path does not reach that bar at this size (its default split keeps 2 of the 6
-studies out of the model; measured 0.067 against TPE's 0.061 after 15), and after 15 trials it
-ties TPE within noise (0.063 against 0.061), so neither is asserted. Then ``metasearch
-suggest`` serves the warehouse family from the command line.
+separately, ``ingest-optuna`` + ``meta-train`` (defaults: every study trains) +
+``from_warehouse``; each searches 4 held-out data sets x 5 seeds next to Optuna's TPE, with the
+default settings (up to 5 portfolio trials, each study handing over to the acquisition when its
+own trials argue for it). Checked: both are ahead of TPE after 5 trials, ``from_studies`` also
+after 15, and both after 5 trials are no worse than TPE after 15 (the issue's bar). Measured
+2026-12-01: ``from_studies`` 0.032, the warehouse path 0.049 (its 8th to 11th of 20 runs all
+at 0.049), TPE after 15 0.061 (10th and 11th: 0.058 and 0.063). With ``meta-train``'s former
+default, a held-out split that kept 2 of the 6 studies out of the model, the warehouse path
+missed the bar (0.067; the check was dropped then). Then ``metasearch suggest`` serves the
+warehouse family from the command line.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def test_past_studies_reach_at_5_trials_what_tpe_reaches_at_15(
     assert len(result["regret"]["tpe"][15]) == len(result["held_out"]) * 5
     for method, k in (("from_studies", 5), ("from_studies", 15), ("warehouse", 5)):
         assert median[method][k] <= median["tpe"][k], (method, k, result["summary"])
-    assert median["from_studies"][5] <= median["tpe"][15], result["summary"]
+    for method in ("from_studies", "warehouse"):
+        assert median[method][5] <= median["tpe"][15], (method, result["summary"])
     shown = CliRunner().invoke(app, ["suggest", "-f", "svc", "-w", str(tmp_path / "wh.db"),
                                      "-n", "3", "--json"])
     assert shown.exit_code == 0, shown.output
