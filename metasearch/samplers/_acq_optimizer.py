@@ -11,7 +11,7 @@ integers, categoricals, conditional parameters and cell edges alike: from each o
 step up and one down on its unit (log) scale and every other choice of a categorical (a cell
 edge's other operations), moves to the best neighbour while it improves, and halves the step
 when none does. Neighbours already taken score minus infinity, so a climb never ends on a
-repeat. Each round scores all climbers' neighbours in one batch.
+repeat. Each round scores all climbers' neighbours in one batch; each climb's end is returned.
 """
 
 from __future__ import annotations
@@ -118,7 +118,11 @@ def local_search(starts: Sequence[dict[str, Any]], start_scores: np.ndarray, sco
                  complete: Callable[[Mapping[str, Any]], dict[str, Any]],
                  dists: Mapping[str, BaseDistribution], rng: np.random.Generator,
                  rounds: int = MAX_ROUNDS) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Climb from each start; every configuration scored on the way, with its score.
+    """Climb from each start; where each climb ended (its best configuration), with its score.
+
+    Only the ends are returned, one per start: they are the acquisition's local maxima the
+    starts lead to, and a caller that weighs them by more than the climbed score (the sampler
+    adds the prior) should choose among maxima, not among the steps on the way to one.
 
     Args:
         starts: configurations to climb from (fresh ones, best first).
@@ -134,16 +138,12 @@ def local_search(starts: Sequence[dict[str, Any]], start_scores: np.ndarray, sco
     numeric = any(isinstance(d, (FloatDistribution, IntDistribution)) for d in dists.values())
     climbs = [_Climb(flatten(c), dict(c), float(s))
               for c, s in zip(starts, start_scores, strict=True) if np.isfinite(s)]
-    seen: list[dict[str, Any]] = []
-    seen_scores: list[np.ndarray] = []
     for _ in range(rounds):
         active = [c for c in climbs if not c.done]
         if not active:
             break
         batch, owner = _round(active, dists, complete, rng)
         values = np.asarray(score(batch), dtype=np.float64) if batch else np.zeros(0)
-        seen.extend(batch)
-        seen_scores.append(values)
         for i, climb in enumerate(active):
             mine = np.flatnonzero(owner == i)
             j = int(mine[np.argmax(values[mine])]) if mine.size else -1
@@ -152,5 +152,4 @@ def local_search(starts: Sequence[dict[str, Any]], start_scores: np.ndarray, sco
             else:
                 climb.step /= 2.0
                 climb.done = not numeric or climb.step < MIN_STEP or j < 0
-    scores = np.concatenate(seen_scores) if seen_scores else np.zeros(0)
-    return seen, scores
+    return [c.config for c in climbs], np.array([c.score for c in climbs], dtype=np.float64)

@@ -134,3 +134,11 @@ def test_rank_weights_prefer_the_model_that_orders_the_data() -> None:
     bad = (-y, np.full(10, 0.01))
     weights = loo_rank_weights([bad, good], y)
     assert weights.tolist() == [0.0, 1.0]
+
+
+def test_rank_weight_ties_go_to_the_surrogate() -> None:
+    """Two models that order the trials alike tie in every sample: the target GP (second)
+    takes weight only where it orders them strictly better, not by coin flips."""
+    y = np.arange(6.0)
+    same = (y.copy(), np.full(6, 1e-6))
+    assert loo_rank_weights([same, same], y).tolist() == [1.0, 0.0]
