@@ -31,7 +31,8 @@ def compare(
                                            "tasks to meta-train on (default: every stored "
                                            "task that is not a test task)."),
     test_tasks: str | None = typer.Option(None, "--test-tasks", help="Comma-separated "
-                                          "held-out tasks to search (default: a seeded 20%)."),
+                                          "held-out tasks to search (default: --model's "
+                                          "recorded test tasks, else a seeded 20%)."),
     leave_one_out: bool = typer.Option(False, "--leave-one-out", help="Every task is a test "
                                        "task once, searched with a model meta-trained on all "
                                        "the others."),
@@ -50,7 +51,8 @@ def compare(
                                        "methods to it (default: a journal file in --out)."),
     model: Path | None = typer.Option(None, "--model", help="A meta-model to use instead of "
                                       "meta-training here; its split must hold out every "
-                                      "test task."),
+                                      "test task (without --test-tasks: the tasks it held "
+                                      "out as test tasks)."),
     out: Path = typer.Option(Path("compare-out"), "--out", help="Output folder: report.html, "
                              "summary.json, runs.csv, costs.csv, studies and models."),
     quick: bool = typer.Option(False, "--quick", help="A first look in a few minutes on two "

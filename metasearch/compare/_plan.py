@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from metasearch.compare._protocols import Protocol, make_protocol
-from metasearch.compare._train import check_loaded, train_model, warm_start
+from metasearch.compare._train import check_loaded, recorded_test_tasks, train_model, warm_start
 from metasearch.errors import MetasearchError
 from metasearch.families import (
     ReplayFamily,
@@ -186,6 +186,9 @@ def plan_compare(
     chosen_methods = _methods(methods)
     if seeds < 1 or budget < 1:
         raise MetasearchError(f"--seeds and --budget must be >= 1, got {seeds} and {budget}")
+    recorded = (None if test is not None
+                else _recorded_test(model, fam, leave_one_out, transfer_from, say))
+    test = recorded or test
     how = make_protocol(train=train, test=test, leave_one_out=leave_one_out,
                         transfer_from=transfer_from, model=model, seed=seed, n_test=n_test)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,9 +215,29 @@ def plan_compare(
         "seeds": seeds, "budget": budget, "storage": the_storage,
         "models": sorted(set(plan.models.values())), "split": plan.split,
         "model_given": str(model) if model else None,
+        "test_tasks_from_model": recorded is not None,
         "objective": objective,
     }
     return plan
+
+
+def _recorded_test(model: Path | None, fam: Any, leave_one_out: bool,
+                   transfer_from: Sequence[str] | None,
+                   say: Callable[[str], None]) -> list[str] | None:
+    """The test tasks the given model held out, for a comparison without --test-tasks.
+
+    A model made with ``meta-train --split`` carries its split: searching its own held-out
+    tasks spares the user typing them again (and a seeded pick that it saw). None where no
+    model is given, another protocol is asked for (it refuses a model), or the model
+    recorded no test tasks (then the default split applies and the model is checked on it).
+    """
+    if model is None or leave_one_out or transfer_from:
+        return None
+    tasks = recorded_test_tasks(model, fam)
+    if not tasks:
+        return None
+    say(f"test tasks: the model's held-out split ({len(tasks)} tasks)")
+    return tasks
 
 
 def _methods(methods: Sequence[str] | None) -> list[str]:

@@ -20,7 +20,8 @@ from metasearch.metamodel import MetaDataset, MetaModel, TaskContext, TaskSplit
 from metasearch.metamodel._source import load_dataset, warehouse_snapshot
 from metasearch.samplers._warm_start import WarmStart
 
-__all__ = ["SOURCE_SEP", "cached_model", "check_loaded", "train_model", "warm_start"]
+__all__ = ["SOURCE_SEP", "cached_model", "check_loaded", "recorded_test_tasks", "train_model",
+           "warm_start"]
 
 SOURCE_SEP = "::"
 """Joins a source family and its task in the training ids of ``--transfer-from``."""
@@ -87,6 +88,38 @@ def train_model(store: Any, family: str, train: Sequence[str], folder: Path, see
     return str(folder), seconds
 
 
+def _load_given(model_dir: Path, family: Any) -> MetaModel:
+    """A given model folder, refused unless it is of ``family`` (its name and space).
+
+    Raises:
+        ModelError: a missing or corrupt model, or one of another family or space.
+    """
+    model = MetaModel.load(model_dir, family.space)
+    if model.family != family.name:
+        raise ModelError(f"--model {model_dir} is a model of family {model.family!r}, "
+                         f"not {family.name!r}")
+    return model
+
+
+def recorded_test_tasks(model_dir: Path, family: Any) -> list[str]:
+    """The test tasks a given model held out when it was meta-trained, those ``family`` has.
+
+    A model meta-trained on every task recorded none: the caller keeps its own default (and
+    :func:`check_loaded` refuses the model on any test task it saw).
+
+    Raises:
+        ModelError: a missing or corrupt model, or one of another family or space.
+        MetasearchError: recorded test tasks none of which is a task of ``family``.
+    """
+    recorded = _load_given(model_dir, family).split.test
+    known = set(family.task_ids())
+    tasks = sorted(t for t in recorded if t in known)
+    if recorded and not tasks:
+        raise MetasearchError(f"--model {model_dir} held out tasks {sorted(recorded)}, none "
+                              f"of which is a task of {family.name!r}: pass --test-tasks")
+    return tasks
+
+
 def check_loaded(model_dir: Path, family: Any, test: Sequence[str]) -> tuple[str, float]:
     """A given model folder, refused unless it is of ``family`` (its name and space) and held
     every test task out.
@@ -95,10 +128,7 @@ def check_loaded(model_dir: Path, family: Any, test: Sequence[str]) -> tuple[str
         ModelError: a missing or corrupt model, or one of another family or space.
         MetasearchError: a model that saw a test task.
     """
-    model = MetaModel.load(model_dir, family.space)
-    if model.family != family.name:
-        raise ModelError(f"--model {model_dir} is a model of family {model.family!r}, "
-                         f"not {family.name!r}")
+    model = _load_given(model_dir, family)
     model.split.check_held_out(test)
     return str(model_dir), float(model.info.get("total_seconds", 0.0))
 

@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 import pandas as pd
 import pytest
+from cli_main import assert_one_line_error, run_main
 from typer.testing import CliRunner
 
 from metasearch.cli import app
@@ -75,6 +76,30 @@ def test_a_production_model_is_refused_saying_how_to_make_one_to_evaluate(
     with pytest.raises(MetasearchError, match=r"trained on every task.*--split heldout"):
         plan_compare(family="synthetic", warehouse=warehouse, out=tmp_path / "out",
                      test=IDS[6:], model=model_dir, methods=["metasearch"])
+
+
+def test_a_heldout_model_without_test_tasks_searches_its_own_test_tasks(
+        warehouse: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model_dir = tmp_path / "heldout"
+    trained = runner.invoke(app, ["meta-train", "-f", "synthetic", "--warehouse", warehouse,
+                                  "--components", "portfolio", "--split", "heldout",
+                                  "--out", str(model_dir), "--device", "cpu", "--json"])
+    assert trained.exit_code == 0, trained.output
+    split = MetaModel.load(model_dir).split
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compare", "-f", "synthetic", "--warehouse", warehouse,
+                                 "--model", str(model_dir), "--methods", "metasearch,random",
+                                 "--seeds", "1", "--budget", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"the model's held-out split ({len(split.test)} tasks)" in result.output
+    assert sorted(_runs(out)["task"].unique()) == sorted(split.test)
+    assert "test_tasks_from_model" in (out / "report.html").read_text()
+    # A given --test-tasks still wins, and is still checked against the model's split.
+    code, _, err = run_main(capsys, "compare", "-f", "synthetic", "--warehouse", warehouse,
+                            "--model", str(model_dir), "--test-tasks", split.train[0],
+                            "--methods", "metasearch", "--seeds", "1", "--budget", "1",
+                            "--out", str(tmp_path / "refused"))
+    assert_one_line_error(code, err, split.train[0], "not held out")
 
 
 def test_unknown_methods_and_bad_budgets_are_refused(warehouse: str, tmp_path: Path) -> None:
