@@ -133,6 +133,9 @@ def _break(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     elif kind == "empty task":
         frame["task"] = frame["task"].astype(object)
         frame.loc[7, "task"] = None
+    elif kind == "task ending in NUL":  # NumPy's comparisons drop trailing NULs
+        frame["task"] = frame["task"].astype(object)
+        frame.loc[7, "task"] = "synthetic-00\x00"
     return frame
 
 
@@ -149,6 +152,7 @@ MALFORMED = [
     ("bad status", r"row 4, column 'status': 'exploded' is not one of"),
     ("text in a number column", r"row 10, column 'width': 'wide' is not a number"),
     ("empty task", r"row 8, column 'task': empty"),
+    ("task ending in NUL", r"row 8, column 'task': "),
 ]
 
 
