@@ -236,7 +236,8 @@ def _recorded_test(model: Path | None, fam: Any, leave_one_out: bool,
     tasks = recorded_test_tasks(model, fam)
     if not tasks:
         return None
-    say(f"test tasks: the model's held-out split ({len(tasks)} tasks)")
+    plural = "" if len(tasks) == 1 else "s"
+    say(f"test tasks: the model's held-out split ({len(tasks)} task{plural})")
     return tasks
 
 

@@ -91,7 +91,8 @@ def test_a_heldout_model_without_test_tasks_searches_its_own_test_tasks(
                                  "--model", str(model_dir), "--methods", "metasearch,random",
                                  "--seeds", "1", "--budget", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"the model's held-out split ({len(split.test)} tasks)" in result.output
+    count = f"{len(split.test)} task{'' if len(split.test) == 1 else 's'}"
+    assert f"the model's held-out split ({count})" in result.output
     assert sorted(_runs(out)["task"].unique()) == sorted(split.test)
     assert "test_tasks_from_model" in (out / "report.html").read_text()
     # A given --test-tasks still wins, and is still checked against the model's split.
