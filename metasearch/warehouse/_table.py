@@ -198,15 +198,15 @@ def _check_task_names(tasks: np.ndarray, where: str) -> None:
     for position in np.flatnonzero(tasks == None):  # noqa: E711 - elementwise
         raise _fail(where, position, "task", "empty: every row needs its task")
     first: dict[str, int] = {}
-    for position, name in enumerate(tasks):  # each distinct name once, at its first row
-        first.setdefault(name, position)
-    for name, position in first.items():
+    for row, name in enumerate(tasks):  # each distinct name once, at its first row
+        first.setdefault(name, row)
+    for name, row in first.items():
         try:
             check_name(name, "task")
         except InvalidNameError as exc:
-            # by position, not ``tasks == name``: NumPy drops a name's trailing NUL characters
+            # by row, not ``tasks == name``: NumPy drops a name's trailing NUL characters
             # when it compares, so such a name matched no row and the error was an IndexError
-            raise _fail(where, position, "task", str(exc)) from exc
+            raise _fail(where, row, "task", str(exc)) from exc
 
 
 def _status(frame: pd.DataFrame, where: str) -> np.ndarray:
