@@ -59,30 +59,28 @@ def test_defaults_on_plain_history_skip_curves_and_save_beside_the_warehouse(
     assert "no validation figures" in result.output
 
 
-def test_split_heldout_keeps_validation_and_test_tasks_out(tmp_path: Path) -> None:
+def _train_with_split(tmp_path: Path, n_tasks: int, split: str) -> tuple[dict, MetaModel]:
+    """meta-train's portfolio and prior on ``n_tasks`` plain tasks of 6 trials with ``split``:
+    its JSON summary and the saved model."""
     from plain_history import FAMILY, history_warehouse
 
-    where = history_warehouse(tmp_path, n_tasks=7, n_trials=6)
-    out = tmp_path / "evaluated"
-    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", where, "--split", "heldout",
+    where = history_warehouse(tmp_path, n_tasks=n_tasks, n_trials=6)
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", where, "--split", split,
                                  "--components", "portfolio,prior", "--out", str(out),
                                  "--json", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["split"] == {"train": 5, "validation": 1, "test": 1}
-    model = MetaModel.load(out)
+    return json.loads(result.stdout), MetaModel.load(out)
+
+
+def test_split_heldout_keeps_validation_and_test_tasks_out(tmp_path: Path) -> None:
+    summary, model = _train_with_split(tmp_path, 7, "heldout")
+    assert summary["split"] == {"train": 5, "validation": 1, "test": 1}
     assert model.info["train_trials"] == 5 * 6  # the held-out tasks' trials reach nothing
 
 
 def test_split_all_keeps_no_test_task_and_two_tasks_suffice(tmp_path: Path) -> None:
-    from plain_history import FAMILY, history_warehouse
-
-    where = history_warehouse(tmp_path, n_tasks=2, n_trials=6)
-    out = tmp_path / "production"
-    result = runner.invoke(app, ["meta-train", "-f", FAMILY, "-w", where, "--split", "all",
-                                 "--components", "portfolio,prior", "--out", str(out),
-                                 "--json", "--device", "cpu"])
-    assert result.exit_code == 0, result.output
-    model = MetaModel.load(out)
+    _, model = _train_with_split(tmp_path, 2, "all")
     assert model.split.test == () and model.split.validation == ()
     assert set(model.split.train) == {"ds0", "ds1"}
     assert model.info["train_trials"] == 12  # both tasks' trials reach every component
