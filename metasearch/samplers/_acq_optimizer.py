@@ -31,7 +31,7 @@ from optuna.distributions import (
 from metasearch.errors import MetasearchError
 from metasearch.spaces import unit_position, unit_value
 
-__all__ = ["from_unit", "local_search", "neighbours", "to_unit"]
+__all__ = ["Move", "from_unit", "local_search", "moves", "neighbours", "to_unit"]
 
 START_STEP = 0.1
 """A climb's first step on each numeric parameter's unit (log) scale."""
@@ -71,10 +71,10 @@ def _numeric_moves(dist: FloatDistribution | IntDistribution, value: Any, step: 
     return out
 
 
-def neighbours(flat: Mapping[str, Any], dists: Mapping[str, BaseDistribution], step: float,
-               rng: np.random.Generator) -> list[dict[str, Any]]:
-    """The flat configurations one coordinate move away from ``flat``."""
-    out: list[dict[str, Any]] = []
+def moves(flat: Mapping[str, Any], dists: Mapping[str, BaseDistribution], step: float,
+          rng: np.random.Generator) -> list[tuple[str, Any]]:
+    """The coordinate moves from ``flat``: each as the parameter moved and its new value."""
+    out: list[tuple[str, Any]] = []
     for name, value in flat.items():
         dist = dists.get(name)
         if isinstance(dist, CategoricalDistribution):
@@ -82,10 +82,16 @@ def neighbours(flat: Mapping[str, Any], dists: Mapping[str, BaseDistribution], s
             if len(others) > MAX_ALTERNATIVES:
                 picks = rng.choice(len(others), MAX_ALTERNATIVES, replace=False)
                 others = [others[i] for i in sorted(picks)]
-            out.extend({**flat, name: choice} for choice in others)
+            out.extend((name, choice) for choice in others)
         elif isinstance(dist, (FloatDistribution, IntDistribution)):
-            out.extend({**flat, name: moved} for moved in _numeric_moves(dist, value, step))
+            out.extend((name, moved) for moved in _numeric_moves(dist, value, step))
     return out
+
+
+def neighbours(flat: Mapping[str, Any], dists: Mapping[str, BaseDistribution], step: float,
+               rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The flat configurations one coordinate move away from ``flat``."""
+    return [{**flat, name: value} for name, value in moves(flat, dists, step, rng)]
 
 
 @dataclass
@@ -97,16 +103,20 @@ class _Climb:
     done: bool = False
 
 
-def _round(climbs: list[_Climb], dists: Mapping[str, BaseDistribution],
-           complete: Callable[[Mapping[str, Any]], dict[str, Any]], rng: np.random.Generator
-           ) -> tuple[list[dict[str, Any]], np.ndarray]:
+Move = Callable[[dict[str, Any], dict[str, Any], str, Any], dict[str, Any]]
+"""A configuration, its flat form, a flat parameter and a new value, to the configuration with
+that parameter moved (completed and valid; may raise for an invalid combination)."""
+
+
+def _round(climbs: list[_Climb], dists: Mapping[str, BaseDistribution], move: Move,
+           rng: np.random.Generator) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Every active climb's neighbours as configurations, and which climb each belongs to."""
     batch: list[dict[str, Any]] = []
     owner: list[int] = []
     for i, climb in enumerate(climbs):
-        for flat in neighbours(climb.flat, dists, climb.step, rng):
+        for name, value in moves(climb.flat, dists, climb.step, rng):
             try:
-                batch.append(complete(flat))
+                batch.append(move(climb.config, climb.flat, name, value))
             except (MetasearchError, ValueError):
                 continue
             owner.append(i)
@@ -114,8 +124,7 @@ def _round(climbs: list[_Climb], dists: Mapping[str, BaseDistribution],
 
 
 def local_search(starts: Sequence[dict[str, Any]], start_scores: np.ndarray, score: Score,
-                 flatten: Callable[[Mapping[str, Any]], dict[str, Any]],
-                 complete: Callable[[Mapping[str, Any]], dict[str, Any]],
+                 flatten: Callable[[Mapping[str, Any]], dict[str, Any]], move: Move,
                  dists: Mapping[str, BaseDistribution], rng: np.random.Generator,
                  rounds: int = MAX_ROUNDS) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Climb from each start; where each climb ended (its best configuration), with its score.
@@ -129,8 +138,8 @@ def local_search(starts: Sequence[dict[str, Any]], start_scores: np.ndarray, sco
         start_scores: their scores.
         score: the acquisition of a list of configurations (minus infinity where taken).
         flatten: a configuration to its flat parameters.
-        complete: flat parameters to a valid configuration (fixed ones imposed, missing
-            active ones drawn); may raise for an invalid combination.
+        move: a configuration with one flat parameter moved, as a valid configuration (fixed
+            ones imposed, missing active ones drawn); may raise for an invalid combination.
         dists: the flat parameters' distributions.
         rng: draws categorical alternatives and missing parameters.
         rounds: rounds at most.
@@ -142,7 +151,7 @@ def local_search(starts: Sequence[dict[str, Any]], start_scores: np.ndarray, sco
         active = [c for c in climbs if not c.done]
         if not active:
             break
-        batch, owner = _round(active, dists, complete, rng)
+        batch, owner = _round(active, dists, move, rng)
         values = np.asarray(score(batch), dtype=np.float64) if batch else np.zeros(0)
         for i, climb in enumerate(active):
             mine = np.flatnonzero(owner == i)

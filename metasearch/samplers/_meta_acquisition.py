@@ -10,6 +10,7 @@ the first trials and fades as the task's own evidence grows.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,10 @@ class Candidates:
 
     space: SearchSpace
     fixed: Mapping[str, Any]
+    _dists: dict[str, BaseDistribution] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._dists = self.space.distributions()
 
     def complete(self, flat: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """A configuration from flat values: fixed ones imposed, missing active ones drawn.
@@ -112,20 +117,39 @@ class Candidates:
         Only the parameters ``flat`` and the fixed ones lack are drawn (a local move changes
         one parameter of a whole configuration, so usually none is).
         """
-        dists = self.space.distributions()
-        missing = {n: d for n, d in dists.items() if n not in flat and n not in self.fixed}
+        missing = {n: d for n, d in self._dists.items()
+                   if n not in flat and n not in self.fixed}
         merged = {**uniform_flat(missing, rng), **flat, **self.fixed}
         return self.space.unflatten(merged)
+
+    def move(self, config: Mapping[str, Any], flat: Mapping[str, Any], name: str, value: Any,
+             rng: np.random.Generator) -> dict[str, Any]:
+        """:meth:`complete` of ``{**flat, name: value}``, where ``flat`` is ``config``'s flat form.
+
+        A local search's neighbour: ``config`` with one flat parameter moved. Where the move
+        cannot change which parameters are active and nothing is fixed, that is ``config``
+        with the one value replaced (:meth:`SearchSpace.replace`); only the draws
+        :meth:`complete` makes for the parameters ``flat`` lacks are made (they are inactive,
+        so dropped), so the random stream, hence every seeded proposal, stays as it was.
+        """
+        if self.fixed or self.space.sets_activity(name):
+            return self.complete({**flat, name: value}, rng)
+        for lacking, dist in self._dists.items():  # uniform_flat's draws, in its order
+            if lacking not in flat:
+                if isinstance(dist, CategoricalDistribution):
+                    rng.integers(len(dist.choices))
+                elif isinstance(dist, (FloatDistribution, IntDistribution)):
+                    rng.random()
+        return self.space.replace(config, name, value)
 
     def local(self, centre: Mapping[str, Any], n: int, rng: np.random.Generator
               ) -> list[dict[str, Any]]:
         """``n`` small moves around flat configuration ``centre``."""
-        dists = self.space.distributions()
         out = []
         for _ in range(n):
             moved: dict[str, Any] = {}
             for name, value in centre.items():
-                dist = dists.get(name)
+                dist = self._dists.get(name)
                 if isinstance(dist, CategoricalDistribution):
                     switch = rng.random() < LOCAL_SWITCH
                     moved[name] = dist.choices[int(rng.integers(len(dist.choices)))] \
@@ -147,7 +171,7 @@ class Candidates:
         """
         if not self.fixed:
             sizes = [len(d.choices) if isinstance(d, CategoricalDistribution) else 0
-                     for d in self.space.distributions().values()
+                     for d in self._dists.values()
                      if isinstance(d, (CategoricalDistribution, FloatDistribution,
                                        IntDistribution))]
             for _ in configs:  # the draws uniform_flat makes, in its order
@@ -294,7 +318,7 @@ class Acquisition:
         ends, ends_ei = local_search(
             [configs[i] for i in picks], ei[picks],
             lambda batch: self.fresh_scores(batch, space, support, prior=False),
-            space.flatten, lambda flat: make.complete(flat, rng), space.distributions(),
+            space.flatten, functools.partial(make.move, rng=rng), space.distributions(),
             rng, rounds=MAX_ROUNDS // 2 if large else MAX_ROUNDS)
         return [end for end, value in zip(ends, ends_ei, strict=True) if np.isfinite(value)]
 

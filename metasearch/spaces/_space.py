@@ -249,6 +249,54 @@ class SearchSpace:
             config[cell.name] = cell.unflatten(flat).to_nb201()
         return self.validate(config)
 
+    @functools.cached_property
+    def _parents(self) -> frozenset[str]:
+        """Every hyperparameter some condition reads (moving one can change what is active)."""
+        return frozenset(n for p in self.params if p.condition is not None
+                         for n in p.condition.parents)
+
+    @functools.cached_property
+    def _owners(self) -> dict[str, Hyperparameter | CellSpace]:
+        """The hyperparameter or cell each flat parameter belongs to."""
+        out: dict[str, Hyperparameter | CellSpace] = {p.name: p for p in self.params}
+        out.update((n, c) for c in self.cells for n in c.param_names)
+        return out
+
+    def sets_activity(self, name: str) -> bool:
+        """Whether a condition reads hyperparameter ``name`` (so moving it can change which
+        parameters are active)."""
+        return name in self._parents
+
+    def replace(self, config: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
+        """``config`` with its flat parameter ``name`` set to ``value``.
+
+        Exactly what ``unflatten({**flatten(config), name: value})`` returns (inactive values
+        added to that flat form change nothing either), without the round trip through every
+        parameter and cell: a local search builds hundreds of one-parameter moves per proposal.
+
+        Args:
+            config: a normalized configuration (what :meth:`validate` returns).
+            name: an active flat parameter of ``config`` (a hyperparameter or a cell edge)
+                that no condition reads (:meth:`sets_activity`).
+            value: its new value.
+
+        Raises:
+            SpaceError: ``name`` is not such a parameter, or ``value`` is outside its range.
+        """
+        owner = self._owners.get(name)
+        if owner is None or name in self._parents or not (
+                isinstance(owner, CellSpace) or name in config):
+            raise SpaceError(f"{name!r} is not an active flat parameter of {dict(config)} that "
+                             "no condition reads: replace() cannot move it alone")
+        out = dict(config)
+        if isinstance(owner, CellSpace):
+            edges = owner.flatten(config[owner.name])
+            edges[name] = value
+            out[owner.name] = owner.parse(owner.unflatten(edges).to_nb201()).to_nb201()
+        else:
+            out[name] = owner.validate(value)
+        return out
+
     # -- encoding -------------------------------------------------------------------------
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import cache
 from typing import Any
@@ -93,7 +94,7 @@ def _climb(starts: list[dict[str, Any]], taken: set[tuple[float, ...]] | None = 
         return np.where(fresh, values, -np.inf)
 
     found, found_scores = local_search(starts, score(starts), score, SPACE.flatten,
-                                       lambda flat: make.complete(flat, rng),
+                                       functools.partial(make.move, rng=rng),
                                        SPACE.distributions(), rng)
     return found[int(np.argmax(found_scores))]
 
