@@ -405,6 +405,12 @@ class CellSpace:
             ops.append(str(value))
         return Cell(self.n_nodes, tuple(ops))
 
+    def with_edge(self, arch: str, name: str, op: Any) -> str:
+        """The NB201 string of ``arch`` with edge parameter ``name`` set to ``op``: what
+        ``parse(unflatten({**flatten(arch), name: op}).to_nb201()).to_nb201()`` gives, cached
+        (a local search moves the same few cells' edges hundreds of times per proposal)."""
+        return _with_edge(self, arch, name, op)
+
     def distributions(self) -> dict[str, CategoricalDistribution]:
         """One Optuna categorical per edge; optuna is imported only when this is called."""
         from optuna.distributions import CategoricalDistribution
@@ -502,6 +508,14 @@ class CellSpace:
 def _parse_string(space: CellSpace, arch: str) -> Cell:
     """:meth:`CellSpace.parse` of a string, cached per space (an invalid one raises each time)."""
     return space._parse_string(arch)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _with_edge(space: CellSpace, arch: str, name: str, op: Any) -> str:
+    """:meth:`CellSpace.with_edge`, cached per space (an invalid edge or op raises each time)."""
+    edges = space.flatten(arch)
+    edges[name] = op
+    return space.parse(space.unflatten(edges).to_nb201()).to_nb201()
 
 
 @functools.lru_cache(maxsize=1 << 14)

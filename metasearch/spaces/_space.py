@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -290,9 +291,7 @@ class SearchSpace:
                              "no condition reads: replace() cannot move it alone")
         out = dict(config)
         if isinstance(owner, CellSpace):
-            edges = owner.flatten(config[owner.name])
-            edges[name] = value
-            out[owner.name] = owner.parse(owner.unflatten(edges).to_nb201()).to_nb201()
+            out[owner.name] = owner.with_edge(config[owner.name], name, value)
         else:
             out[name] = owner.validate(value)
         return out
@@ -338,7 +337,7 @@ class SearchSpace:
         col = 0
         for param in self.params:  # column by column: the same numbers as encode(), row-wise
             width = param.encoding_length
-            out[:, col:col + width] = [param.encode(v.get(param.name)) for v in valid]
+            out[:, col:col + width] = _encoded(param, [v.get(param.name) for v in valid])
             col += width
         for cell in self.cells:
             width = cell.encoding_length
@@ -374,6 +373,23 @@ class SearchSpace:
         """A short hash that changes whenever the space does (checked when loading models)."""
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _encoded(param: Hyperparameter, values: list[Any]) -> list[list[float]]:
+    """``param.encode`` of each value, each distinct value encoded once: a local search's
+    neighbours share all but one value with their climb, so a batch of them holds a few
+    distinct values per parameter."""
+    memo: dict[tuple[Any, ...], list[float]] = {}
+    out = []
+    for value in values:
+        key: tuple[Any, ...] = (type(value), value)
+        if isinstance(value, float) and value == 0.0:  # 0.0, -0.0: one key, encoded apart
+            key = (float, value, math.copysign(1.0, value))
+        row = memo.get(key)
+        if row is None:
+            row = memo[key] = param.encode(value)
+        out.append(row)
+    return out
 
 
 def _value_kinds(param: Hyperparameter) -> set[str]:

@@ -124,6 +124,20 @@ def test_encode_many_equals_encode_row_by_row(space: SearchSpace) -> None:
     assert space.encode_many([]).shape == (0, space.encoding_length)
 
 
+def test_encode_many_of_repeated_values_is_bit_for_bit_encode(space: SearchSpace) -> None:
+    """Batches with repeated values (each distinct value is encoded once), and 0.0 beside
+    -0.0, which compare equal but encode apart."""
+    rng = np.random.default_rng(5)
+    base = [space.sample(rng) for _ in range(3)]
+    configs = [*(dict(c) for c in base for _ in range(8)), *base, space.sample(rng)]
+    zeros = SearchSpace(params=(Float("x", 0.0, 1.0), Categorical("c", (0.0, 1.0))))
+    signed = [{"x": 0.0, "c": 0.0}, {"x": -0.0, "c": 1.0}, {"x": 0.0, "c": 0.0}]
+    for sp, batch in ((space, configs), (zeros, signed)):
+        expected = np.stack([sp.encode(c) for c in batch])
+        assert sp.encode_many(batch, validated=True).tobytes() == expected.tobytes()
+    assert np.signbit(zeros.encode_many(signed)[1, 0])
+
+
 def test_cached_encodings_and_distributions_are_not_shared_with_callers(
         space: SearchSpace) -> None:
     config = space.sample(np.random.default_rng(0))
