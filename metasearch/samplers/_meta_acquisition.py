@@ -29,7 +29,7 @@ from metasearch.errors import MetasearchError
 from metasearch.metamodel import ConfigPrior, TaskContext
 from metasearch.metamodel.surrogates import Predictor
 from metasearch.samplers._acq_optimizer import MAX_ROUNDS, from_unit, local_search, to_unit
-from metasearch.samplers._meta_support import Support, config_key
+from metasearch.samplers._meta_support import Support, config_keys
 from metasearch.spaces import SearchSpace
 
 __all__ = ["Acquisition", "Candidates", "log_expected_improvement", "log_h", "uniform_flat"]
@@ -257,8 +257,8 @@ class Acquisition:
         if not configs:
             return np.zeros(0)
         x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
-        fresh = np.array([config_key(row) not in support.taken and space.allows(config)
-                          for row, config in zip(x, configs, strict=True)])
+        fresh = np.array([key not in support.taken and space.allows(config)
+                          for key, config in zip(config_keys(x), configs, strict=True)])
         if not fresh.any():
             return np.full(len(configs), -np.inf)
         return np.where(fresh, self.scores(x, support, prior=prior), -np.inf)

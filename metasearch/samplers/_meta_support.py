@@ -35,6 +35,7 @@ __all__ = [
     "claim_signature",
     "conditioning_rows",
     "config_key",
+    "config_keys",
     "encode_trial",
     "read_support",
 ]
@@ -53,6 +54,11 @@ def config_key(x: np.ndarray) -> tuple[float, ...]:
     a few thousand candidates per suggestion.
     """
     return tuple(np.asarray(x, dtype=np.float64).round(6).tolist())
+
+
+def config_keys(x: np.ndarray) -> list[tuple[float, ...]]:
+    """:func:`config_key` of each row of ``x`` (rounded in one pass: the same keys)."""
+    return [tuple(row) for row in np.asarray(x, dtype=np.float64).round(6).tolist()]
 
 
 @dataclass

@@ -7,7 +7,7 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from metasearch.samplers._meta_support import read_support
+from metasearch.samplers._meta_support import config_key, config_keys, read_support
 from metasearch.spaces import Float, SearchSpace
 
 SPACE = SearchSpace(params=(Float("x", 0.0, 1.0),))
@@ -61,3 +61,13 @@ def test_reports_in_other_units_keep_pruned_trials_out() -> None:
     support = read_support(SPACE, study, study.get_trials(), current=-1)
     assert sorted(support.scores.tolist()) == [0.61, 0.83]
     assert len(support.taken) == 3
+
+
+def test_config_keys_are_config_key_row_by_row() -> None:
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.random((50, 7)), np.round(rng.random((10, 7)), 6) + 5e-7,
+                   np.full((1, 7), -0.0)])
+    keys = config_keys(x)
+    assert keys == [config_key(row) for row in x]
+    assert all(type(k) is tuple and all(type(v) is float for v in k) for k in keys)
+    assert config_keys(np.zeros((0, 3))) == []
