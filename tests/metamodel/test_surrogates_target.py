@@ -15,7 +15,7 @@ import torch
 from metasearch.metamodel import TaskContext
 from metasearch.metamodel.surrogates import FSBOConfig, FSBOSurrogate, TargetBlend
 from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
-from metasearch.metamodel.surrogates._target import ArdGP, loo_rank_weights
+from metasearch.metamodel.surrogates._target import ArdGP, _weighted_sq_dist, loo_rank_weights
 
 
 def _data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +56,28 @@ def test_ard_objective_is_the_full_matrix_posterior_and_its_gradient() -> None:
     numeric = [(gp._objective(theta + step * e)[0] - gp._objective(theta - step * e)[0])
                / (2 * step) for e in np.eye(5)]
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("neighbours", [True, False])
+def test_weighted_distances_are_the_plain_column_sum_bit_for_bit(neighbours: bool) -> None:
+    """Columns with few distinct query values (a climb's neighbours, one-hot columns) take a
+    per-value table; every entry must round exactly as the plain per-column sum does, so the
+    target GP's predictions, hence the proposals, do not move."""
+    rng = np.random.default_rng(0)
+    centres = rng.random((30, 6))
+    centres[:, 4:] = rng.integers(0, 2, (30, 2))  # one-hot-like columns
+    if neighbours:  # 8 climbs' neighbours: each row moves one numeric column of its climb
+        climbs = np.repeat(rng.random((8, 6)), 9, axis=0)
+        climbs[:, 4:] = np.round(climbs[:, 4:])
+        climbs[np.arange(72), rng.integers(0, 4, 72)] = rng.random(72)
+        queries = climbs
+    else:
+        queries = rng.random((40, 6))
+    weights = rng.random(6) * 50.0
+    expected = np.zeros((len(queries), len(centres)))
+    for k in range(6):
+        expected += weights[k] * np.square(np.subtract.outer(queries[:, k], centres[:, k]))
+    np.testing.assert_array_equal(_weighted_sq_dist(queries, centres, weights), expected)
 
 
 def test_ard_gp_leave_one_out_matches_conditioning_without_the_point() -> None:
