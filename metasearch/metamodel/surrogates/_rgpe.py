@@ -45,18 +45,24 @@ def ranking_losses(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
         wrong = np.where(guess == 0, 0.5, (guess != truth[useful]).astype(np.float64))
         return wrong.sum(-1)
     # Each pair once, as (lower observed, higher observed): wrong where the sample puts the
-    # lower one above (a whole mistake) or level (half). Boolean masks instead of per-pair
-    # gathers, counted in place, and the level pairs only looked for when some sample has a
-    # tie (draws from a continuous posterior almost never do): the same counts, about ten
-    # times faster than gathers (the target GP's blend weights, every suggestion).
-    below = y[:, None] < y[None, :]
-    above = samples[..., :, None] > samples[..., None, :]
-    above &= below
-    wrong = np.count_nonzero(above.reshape(*above.shape[:-2], -1), axis=-1).astype(np.float64)
-    if (np.diff(np.sort(samples, axis=-1), axis=-1) == 0).any():
-        level = (samples[..., :, None] == samples[..., None, :]) & below
-        wrong += 0.5 * level.sum((-2, -1))
-    return wrong
+    # lower one above (a whole mistake) or level (half). With the trials in order of ``y``,
+    # a trial's lower-observed partners are the ones before its tie group: one slice each,
+    # half the comparisons of a mask over every pair and none to combine, with the trials on
+    # the first axis so that each count adds whole rows. Level pairs are only looked for when
+    # some sample has a tie (draws from a continuous posterior almost never do). The same
+    # counts, about twice as fast (the target GP's blend weights, every suggestion).
+    order = np.argsort(y, kind="stable")
+    starts = np.searchsorted(y[order], y[order], side="left")  # where each one's tie group starts
+    ordered = np.ascontiguousarray(np.moveaxis(samples[..., order], -1, 0))
+    ties = bool((np.diff(np.sort(samples, axis=-1), axis=-1) == 0).any())
+    above = np.zeros(samples.shape[:-1], dtype=np.int64)
+    level = np.zeros_like(above)
+    for higher, start in enumerate(starts):
+        lower, here = ordered[:start], ordered[higher]
+        above += np.sum(lower > here, axis=0)
+        if ties:
+            level += np.sum(lower == here, axis=0)
+    return above + 0.5 * level if ties else above.astype(np.float64)
 
 
 def _joint_samples(model: GaussianProcess, x: np.ndarray, n: int, rng: np.random.Generator
