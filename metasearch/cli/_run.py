@@ -183,7 +183,8 @@ def _sampler_and_pruner(task: Task, sampler: str, pruner: str, seed: int,
 
         where = None if no_warehouse else warehouse
         meta_model = resolve_model(where, task.family.name, model)
-    inputs = SearchInputs(seed=seed, model=meta_model, task_features=task.meta_features)
+    inputs = SearchInputs(seed=seed, model=meta_model, task_features=task.meta_features,
+                          choices=task.configurations())
     return build_sampler(sampler, inputs), build_pruner(pruner, inputs)
 
 

@@ -132,7 +132,8 @@ def run_unit(unit: RunUnit) -> str:
 
     built = build_method(unit.method, SearchInputs(
         seed=unit.seed, model=cached_model(unit.model_dir), task_features=unit.task_features,
-        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm))
+        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm,
+        choices=task.configurations()))
     timed = TimedSampler(built.sampler)
     study = optuna.create_study(sampler=timed,
                                 pruner=built.pruner or optuna.pruners.NopPruner(),

@@ -143,6 +143,11 @@ class Task(ABC):
         if self.family.uses_torch:
             import torch  # noqa: F401
 
+    def configurations(self) -> list[dict[str, Any]] | None:
+        """Every configuration the task can evaluate where that is a finite set (a table's
+        rows, one per group), else None (the default: the whole space)."""
+        return None
+
     def resolve_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """The configuration that will actually be evaluated for the validated ``config``.
 

@@ -161,6 +161,10 @@ class TabularTask(Task):
         """The task's table (loaded once per process by the family)."""
         return self.family.table(self.id)
 
+    def configurations(self) -> list[dict[str, Any]] | None:
+        table = self.table
+        return [dict(table.configs[row]) for row in table.group_rows]
+
     def resolve_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return self.table.lookup(config)[1]
 

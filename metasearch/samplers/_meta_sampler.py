@@ -67,6 +67,9 @@ HANDOVER_EVIDENCE = 2
 """Finished trials of its own a study needs before its portfolio can hand over: the transfer
 surrogate is weighted by how it ranks the study's trials (RGPE, the target blend), and one
 trial ranks nothing."""
+MAX_CHOICES = 2048
+"""Configurations of a finite space (``choices``) scored per proposal at most: a larger table
+is scored on that many of its untried rows, drawn afresh for each proposal."""
 HANDOVER_RANK = 0.5
 """The share of the acquisition's own candidates a portfolio pick must score at least as high
 as to keep its turn: the median candidate, a typical draw (see :meth:`MetaSampler._keeps_turn`)."""
@@ -93,6 +96,24 @@ def _choose_past(choose: Callable[[], dict[str, Any] | None], space: SearchSpace
             return None
         support.taken.add(config_key(space.encode(passed)))
     return choose()
+
+
+def _finite(space: SearchSpace, choices: Sequence[Mapping[str, Any]]
+            ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """``choices`` validated in ``space`` (those outside it dropped), one per encoding, and
+    their encodings, in the given order."""
+    kept: dict[tuple[float, ...], tuple[dict[str, Any], np.ndarray]] = {}
+    for choice in choices:
+        try:
+            config = space.validate(dict(choice))
+            x = space.encode(config)
+        except (MetasearchError, ValueError, TypeError, KeyError):
+            continue
+        kept.setdefault(config_key(x), (config, x))
+    if not kept:
+        raise ValueError("choices: none of them is a configuration of the model's space")
+    configs = [config for config, _ in kept.values()]
+    return configs, np.stack([x for _, x in kept.values()])
 
 
 def _entropy(seed: int | None) -> int:
@@ -159,6 +180,12 @@ class MetaSampler(BaseSampler):
         optimize_acquisition: polish the best candidates by local search before proposing.
         handover: let the study's own evidence end the portfolio early (see
             :meth:`_keeps_turn`); False always plays ``n_warmstart`` portfolio trials.
+        choices: every configuration the objective can evaluate, where that is a finite set
+            (a table of measured results: see "Lookup semantics" in the README). The
+            acquisition then ranks the untried ones among them (all of them up to
+            ``MAX_CHOICES``, else that many drawn each time) instead of drawing and climbing
+            in the continuous space, so no proposal is a configuration the table would answer
+            by a row already tried. None: the model's space as it is.
     """
 
     def __init__(
@@ -178,6 +205,7 @@ class MetaSampler(BaseSampler):
         use_target_gp: bool = True,
         optimize_acquisition: bool = True,
         handover: bool = True,
+        choices: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         if surrogate_kind is not None and surrogate_kind not in SURROGATE_KINDS:
             raise ValueError(f"surrogate_kind must be one of {SURROGATE_KINDS} or None, "
@@ -204,6 +232,8 @@ class MetaSampler(BaseSampler):
         self._optimize = optimize_acquisition
         self._handover = handover
         self._dists = model.space.distributions() if model is not None else {}
+        self._choices = _finite(model.space, choices) if model is not None and choices \
+            else None
         self._beta = beta
         self._lock = threading.RLock()
         self._cache = SupportCache()
@@ -602,8 +632,12 @@ class MetaSampler(BaseSampler):
         make = Candidates(space, fixed)
         pool = self._candidate_pool(space, make, support, context, rng)
         prior = self._prior if predictor is not None else None
-        acquisition = Acquisition(predictor, prior, context, self._beta, self._optimize)
+        finite = self._choices is not None and not fixed
+        acquisition = Acquisition(predictor, prior, context, self._beta,
+                                  self._optimize and not finite)
         found = acquisition.best(pool, space, support, make, rng)
+        if finite:  # every choice scored: none left means the table is covered
+            return found
         for _ in range(FRESH_ROUNDS):  # every candidate taken: a small space nearly covered
             if found is not None:
                 break
@@ -639,7 +673,10 @@ class MetaSampler(BaseSampler):
     def _candidate_pool(self, space: SearchSpace, make: Candidates, support: Support,
                         context: TaskContext, rng: np.random.Generator
                         ) -> list[dict[str, Any]]:
-        """Prior draws (half), local moves around the incumbent (a quarter), uniform draws."""
+        """Prior draws (half), local moves around the incumbent (a quarter), uniform draws; on
+        a finite space (``choices``, nothing fixed) its untried configurations instead."""
+        if self._choices is not None and not make.fixed:
+            return self._untried(support, rng)
         n = self._n_candidates
         pool: list[dict[str, Any]] = []
         if self._prior is not None:
@@ -648,3 +685,13 @@ class MetaSampler(BaseSampler):
             pool += make.local(support.best_params, n // 4, rng)
         pool += make.draw([space.sample(rng) for _ in range(max(n - len(pool), 1))], rng)
         return pool
+
+    def _untried(self, support: Support, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """The configurations of ``choices`` no trial has taken, in their order; at most
+        ``MAX_CHOICES`` of them, drawn without replacement."""
+        assert self._choices is not None
+        configs, encodings = self._choices
+        fresh = np.flatnonzero(support.fresh(encodings))
+        if len(fresh) > MAX_CHOICES:
+            fresh = np.sort(rng.choice(fresh, MAX_CHOICES, replace=False))
+        return [configs[i] for i in fresh]

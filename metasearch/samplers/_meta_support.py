@@ -27,6 +27,7 @@ from metasearch.samplers._optuna_private import trial_id
 from metasearch.spaces import SearchSpace
 
 __all__ = [
+    "EVALUATED_ATTR",
     "MAX_CONDITIONING",
     "PROPOSAL_ATTR",
     "StorageCache",
@@ -42,6 +43,11 @@ __all__ = [
 
 PROPOSAL_ATTR = "metasearch:proposal"
 """Trial system attribute holding the flat parameters MetaSampler proposed for that trial."""
+
+EVALUATED_ATTR = "metasearch_config"
+"""Trial user attribute holding the configuration the objective actually evaluated
+(``EvalResult.config``, written by :class:`~metasearch.samplers.TaskObjective`): on a tabular
+task the nearest row of the table, which may differ from the trial's parameters."""
 
 MAX_CONDITIONING = 200
 """Support trials the surrogate and the prior's task weights condition on at most."""
@@ -69,7 +75,8 @@ class Support:
         x: encodings of finished (complete or failed) trials in the model's space, ``(n, d)``.
         scores: their values oriented so higher is better; NaN for failed trials.
         taken: keys of every configuration already tried, queued, running or proposed.
-        best_params: the flat parameters of the best finished trial (None before any).
+        best_params: the flat parameters of the best finished trial (None before any): the
+            configuration it was evaluated at where the objective recorded one.
     """
 
     x: np.ndarray
@@ -81,6 +88,10 @@ class Support:
     def n_ok(self) -> int:
         """Support trials with a finite value."""
         return int(np.isfinite(self.scores).sum())
+
+    def fresh(self, x: np.ndarray) -> np.ndarray:
+        """Per row of ``x`` (encodings), whether its key is not in ``taken``."""
+        return np.array([config_key(row) not in self.taken for row in x], dtype=bool)
 
 
 def encode_flat(space: SearchSpace, flat: Mapping[str, Any]) -> np.ndarray | None:
@@ -124,21 +135,47 @@ class _Encoded(NamedTuple):
     last: float | None = None
     """:func:`_last_reported`, not yet oriented; None for an unfinished trial."""
     pruned: bool = False
+    params: Mapping[str, Any] | None = None
+    """The flat configuration ``x`` encodes: the evaluated one where it differs."""
+
+
+def _evaluated(space: SearchSpace, trial: FrozenTrial) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The encoding and flat parameters of the configuration ``trial`` was evaluated at
+    (:data:`EVALUATED_ATTR`), or None when the trial records none of ``space``."""
+    given = trial.user_attrs.get(EVALUATED_ATTR)
+    if not isinstance(given, Mapping):
+        return None
+    try:
+        config = space.validate(dict(given))
+        return space.encode(config), space.flatten(config)
+    except (MetasearchError, ValueError, TypeError, KeyError):
+        return None
 
 
 def encode_trial(space: SearchSpace, trial: FrozenTrial) -> _Encoded:
     """``trial``'s encoding (None outside ``space``), every configuration key it claims, and
-    its outcome and last report."""
+    its outcome and last report.
+
+    Where the objective recorded the configuration it evaluated (:data:`EVALUATED_ATTR`; a
+    table answers by its nearest row), the trial stands for that one: it is the trial's
+    encoding, so the surrogate learns the value where it was measured, and it is claimed
+    beside the parameters, so it is never proposed again.
+    """
     x = encode_flat(space, trial.params)
+    params: Mapping[str, Any] = trial.params
     keys = {config_key(x)} if x is not None else set()
     for flat in _claimed(trial)[1:]:
         claimed = encode_flat(space, flat)
         if claimed is not None:
             keys.add(config_key(claimed))
+    evaluated = _evaluated(space, trial)
+    if evaluated is not None:
+        x, params = evaluated
+        keys.add(config_key(x))
     finished = trial.state.is_finished()
     return _Encoded(x, frozenset(keys), _outcome(trial),
                     _last_reported(trial) if finished else None,
-                    trial.state == TrialState.PRUNED)
+                    trial.state == TrialState.PRUNED, params)
 
 
 def claim_signature(trial: FrozenTrial) -> Hashable | None:
@@ -245,6 +282,8 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
     again where the pruner keeps stopping it. Otherwise pruned trials only count as taken, as
     do running ones; trials whose parameters are not a configuration of ``space`` are
     ignored. ``cache`` keeps trials' encodings (see :class:`StorageCache`).
+    A trial that records the configuration it was evaluated at stands for that one
+    (:func:`encode_trial`).
     """
     sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
     rows: list[np.ndarray] = []
@@ -269,7 +308,7 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
             rows.append(x)
             scores.append(score)
             if math.isfinite(score) and (best is None or score > best[0]):
-                best = (score, dict(trial.params))
+                best = (score, dict(entry.params if entry.params is not None else trial.params))
     if best is not None and pruned and _reports_in_final_units(reports):
         rows += [x for x, _ in pruned]
         scores += [min(last, best[0]) for _, last in pruned]

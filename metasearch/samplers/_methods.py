@@ -50,6 +50,8 @@ class SearchInputs:
         space: the family's search space.
         max_budget: the family's steps per trial (a pruner has nothing to stop at 1).
         warm: what the warm-start baselines take from the most similar training task.
+        choices: the task's configurations where it can only evaluate a finite set
+            (:meth:`~metasearch.families.Task.configurations`); MetaSampler searches those.
     """
 
     seed: int | None = None
@@ -58,6 +60,7 @@ class SearchInputs:
     space: SearchSpace | None = None
     max_budget: int = 1
     warm: WarmStart | None = None
+    choices: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def _quiet(make: Callable[[], T]) -> T:
 def _meta(inputs: SearchInputs, **options: Any) -> optuna.samplers.BaseSampler:
     from metasearch.samplers._meta_sampler import MetaSampler
 
-    settings = {"task_features": inputs.task_features, **options}
+    settings = {"task_features": inputs.task_features, "choices": inputs.choices, **options}
     return _quiet(lambda: MetaSampler(inputs.model, seed=inputs.seed, **settings))
 
 
