@@ -12,7 +12,10 @@ finished trials (and the earlier timed ones as running trials, which every sampl
 ignores or only avoids re-proposing). Suggestions of all samplers are interleaved round-robin,
 so a load change on a shared machine affects them alike. One untimed suggestion per sampler
 warms up lazy imports and caches. GPSampler gets fewer repetitions at 1,000 trials (it is
-slow there). Prints a Markdown table (or JSON) of median and p95 seconds per suggestion.
+slow there). Prints a Markdown table (or JSON) of median and p95 seconds per suggestion, and
+MetaSampler's ratios to TPE and GPSampler in wall seconds and in this process's CPU seconds
+(on a shared machine the CPU ratio is the steadier: time spent waiting for a core is not
+counted).
 
 It measures the checkout it lies in: that tree's ``metasearch`` is imported first (whatever
 ``PYTHONPATH`` or an editable install points at) and its ``warehouse/models/synthetic`` is the
@@ -42,6 +45,8 @@ if sys.path[0] != str(ROOT):
 TRIALS = (10, 100, 1000)
 TASK = "synthetic-02"  # a held-out task of the shipped model's split
 SAMPLERS = ("MetaSampler", "TPE (multivariate, group)", "TPE (default)", "GPSampler")
+RATIOS = ("TPE (multivariate, group)", "GPSampler")
+"""MetaSampler's median is divided by each of these samplers' medians (wall and CPU)."""
 
 
 MODEL = ROOT / "warehouse" / "models" / "synthetic"
@@ -84,16 +89,18 @@ def finished_trials(n: int, seed: int = 0) -> list[optuna.trial.FrozenTrial]:
     return out
 
 
-def _suggest(study: optuna.Study, space: Any) -> float:
-    start = time.perf_counter()
+def _suggest(study: optuna.Study, space: Any) -> tuple[float, float]:
+    """Wall and CPU seconds (this process's) of one suggestion."""
+    start, cpu = time.perf_counter(), time.process_time()
     trial = study.ask()
     space.suggest(trial)
-    return time.perf_counter() - start  # left RUNNING: the next suggestion sees n finished
+    # left RUNNING: the next suggestion sees n finished
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def time_suggestions(n: int, reps: int, gp_reps: int, seed: int = 0,
-                     model_dir: Path = MODEL) -> dict[str, list[float]]:
-    """Seconds of each timed suggestion per sampler, interleaved round-robin."""
+                     model_dir: Path = MODEL) -> dict[str, list[tuple[float, float]]]:
+    """Wall and CPU seconds of each timed suggestion per sampler, interleaved round-robin."""
     from metasearch.families import get_family
 
     space = get_family("synthetic").space
@@ -107,7 +114,7 @@ def time_suggestions(n: int, reps: int, gp_reps: int, seed: int = 0,
             study.add_trials(trials)
             _suggest(study, space)  # warm-up
             studies[name] = study
-        times: dict[str, list[float]] = {name: [] for name in studies}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in studies}
         for rep in range(reps):
             for name, study in studies.items():
                 if name == "GPSampler" and rep >= gp_reps:
@@ -122,14 +129,16 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 def measure(trial_counts: tuple[int, ...], quick: bool, reps: int | None = None,
             model_dir: Path = MODEL) -> list[dict[str, Any]]:
-    """One record per trial count: median and p95 seconds of every sampler."""
+    """One record per trial count: median and p95 seconds (wall, and CPU) of every sampler."""
     records = []
     for n in trial_counts:
         r = reps or (5 if quick else 20)
         gp_reps = min(r, 3 if quick else 8) if n >= 1000 else r
         times = time_suggestions(n, r, gp_reps, model_dir=model_dir)
         records.append({"trials": n, "reps": {k: len(v) for k, v in times.items()},
-                        "seconds": {k: _stats(v) for k, v in times.items()}})
+                        "seconds": {k: _stats([w for w, _ in v]) for k, v in times.items()},
+                        "cpu_seconds": {k: _stats([c for _, c in v])
+                                        for k, v in times.items()}})
     return records
 
 
@@ -145,9 +154,11 @@ def rows_of(records: list[dict[str, Any]], peak_mb: float | None) -> list[dict[s
         meta, tpe = sec["MetaSampler"], sec["TPE (multivariate, group)"]
         detail = ", ".join(f"{name} {med * 1e3:.1f}/{p95 * 1e3:.1f} ms"
                            for name, (med, p95) in sec.items())
+        cpu = rec["cpu_seconds"]["MetaSampler"][0] / rec["cpu_seconds"][RATIOS[0]][0]
         out.append({"path": f"suggestion, {rec['trials']} trials", "baseline": "TPE",
                     "ratio": meta[0] / tpe[0],
-                    "detail": f"median/p95: {detail}", "peak_mb": peak_mb})
+                    "detail": f"median/p95: {detail}; CPU-seconds ratio {cpu:.2f}x",
+                    "peak_mb": peak_mb})
     return out
 
 
@@ -157,15 +168,20 @@ def run_all_rows(quick: bool) -> list[dict[str, Any]]:
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    """A Markdown table: median / p95 milliseconds per sampler and trial count."""
-    head = "| finished trials | " + " | ".join(SAMPLERS) + " | MetaSampler / TPE (median) |"
-    lines = [head, "| ---: |" + " ---: |" * (len(SAMPLERS) + 1)]
+    """A Markdown table: median / p95 wall milliseconds per sampler and trial count, and
+    MetaSampler's median over TPE's and GPSampler's, in wall and in CPU seconds (on a shared
+    machine the CPU ratio is the steadier: waiting for a core is not counted)."""
+    ratios = [f"MetaSampler / {'TPE' if r.startswith('TPE') else r} ({kind})"
+              for kind in ("wall", "CPU") for r in RATIOS]
+    head = "| finished trials | " + " | ".join([*SAMPLERS, *ratios]) + " |"
+    lines = [head, "| ---: |" + " ---: |" * (len(SAMPLERS) + len(ratios))]
     for rec in records:
         sec, reps = rec["seconds"], rec["reps"]
         cells = [f"{sec[s][0] * 1e3:.1f} / {sec[s][1] * 1e3:.1f} (n={reps[s]})"
                  for s in SAMPLERS]
-        ratio = sec["MetaSampler"][0] / sec["TPE (multivariate, group)"][0]
-        lines.append(f"| {rec['trials']} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
+        cells += [f"{rec[kind]['MetaSampler'][0] / rec[kind][r][0]:.2f}x"
+                  for kind in ("seconds", "cpu_seconds") for r in RATIOS]
+        lines.append(f"| {rec['trials']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
