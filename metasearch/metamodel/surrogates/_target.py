@@ -116,6 +116,9 @@ class ArdGP:
         self._prior_loc = math.sqrt(2.0) + 0.5 * math.log(max(d, 1))
         self._prior_scale = math.sqrt(3.0)
         self._pairs = np.triu_indices(n, 1)
+        # Where entry [high, low] of an (n, n) matrix lies in its transpose read row by row:
+        # potri's inverse is Fortran-ordered, so its transpose is gathered from without a copy.
+        self._lower_in_transpose = self._pairs[0] * n + self._pairs[1]
         diff = self.x[self._pairs[0]] - self.x[self._pairs[1]]
         self._pair_sq = diff * diff
         self.log_theta = self._fit()
@@ -143,9 +146,10 @@ class ArdGP:
         u = SQRT5 * self._pair_r(inverse_sq_ell)
         decay = np.exp(-u)
         corr = (1.0 + u + u * u / 3.0) * decay  # matern52(u), its exp kept for the gradient
-        k = signal * squareform(corr, checks=False)
+        k = squareform(corr, checks=False)  # symmetric, so its transpose is k, Fortran-ordered
+        k *= signal
         k.flat[::n + 1] = signal + noise + 1e-9
-        chol, info = lapack.dpotrf(k, lower=1, clean=1)  # np.linalg.cholesky's factor
+        chol, info = lapack.dpotrf(k.T, lower=1, clean=1, overwrite_a=1)  # numpy's factor
         if info != 0:
             return 1e10, np.zeros_like(theta)
         alpha = lapack.dpotrs(chol, self.y, lower=1)[0]  # cho_solve's, without its checks
@@ -156,7 +160,7 @@ class ArdGP:
         if info != 0:
             return 1e10, np.zeros_like(theta)
         low, high = self._pairs
-        inner_pairs = inverse[high, low] - alpha[low] * alpha[high]
+        inner_pairs = np.take(inverse.T, self._lower_in_transpose) - alpha[low] * alpha[high]
         inner_diag = np.diag(inverse) - alpha * alpha
         # dk/dlog ell_k = signal (5/3) (1 + u) exp(-u) (dx_k / ell_k)^2, each pair twice
         common = signal * (5.0 / 3.0) * (1.0 + u) * decay * inner_pairs
