@@ -236,32 +236,46 @@ class Acquisition:
     def scores(self, x: np.ndarray, support: Support, *, prior: bool = True) -> np.ndarray:
         """Log acquisition of each row of ``x`` (higher is better); ``prior=False`` leaves the
         prior's term out (with a predictor: EI alone)."""
-        total = np.zeros(len(x))
+        return self._terms(x, support, prior=prior)[0]
+
+    def _terms(self, x: np.ndarray, support: Support, *, prior: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`scores` of each row of ``x``, and the surrogate's term alone (what
+        ``prior=False`` gives with a predictor), from one prediction."""
+        surrogate = np.zeros(len(x))
         n = max(support.n_ok, 1)
         if self.predictor is not None:
             mean, std = self.predictor.predict(x)
             best = self._best_mean() if support.n_ok else None
             if best is not None:
-                total += log_expected_improvement(np.asarray(mean), np.asarray(std), best)
+                surrogate += log_expected_improvement(np.asarray(mean), np.asarray(std), best)
             else:
-                total += np.asarray(mean)  # nothing to improve on yet: the predicted best
+                surrogate += np.asarray(mean)  # nothing to improve on yet: the predicted best
         if self.prior is not None and (prior or self.predictor is None):
             weight = self.beta / n if self.predictor is not None else 1.0
-            total += weight * np.asarray(self.prior.log_density(x, self.context))
-        return total
+            return surrogate + weight * np.asarray(self.prior.log_density(x, self.context)), \
+                surrogate
+        return surrogate, surrogate
 
     def fresh_scores(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
                      *, prior: bool = True) -> np.ndarray:
         """:meth:`scores` of normalized configurations; minus infinity for those taken and
         those the space forbids (so neither is ever proposed)."""
+        return self._fresh_terms(configs, space, support, prior=prior)[0]
+
+    def _fresh_terms(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
+                     *, prior: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fresh_scores` and the surrogate's term alone, masked alike, from one encoding
+        and one prediction (the local search starts from the candidates' EI)."""
         if not configs:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0)
         x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
         fresh = np.array([key not in support.taken and space.allows(config)
                           for key, config in zip(config_keys(x), configs, strict=True)])
         if not fresh.any():
-            return np.full(len(configs), -np.inf)
-        return np.where(fresh, self.scores(x, support, prior=prior), -np.inf)
+            return np.full(len(configs), -np.inf), np.full(len(configs), -np.inf)
+        total, surrogate = self._terms(x, support, prior=prior)
+        return np.where(fresh, total, -np.inf), np.where(fresh, surrogate, -np.inf)
 
     def best(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
              make: Candidates | None = None, rng: np.random.Generator | None = None
@@ -275,19 +289,22 @@ class Acquisition:
         """
         if not configs:
             return None
-        scores = self.fresh_scores(configs, space, support)
+        scores, ei = self._fresh_terms(configs, space, support)
         if not np.isfinite(scores).any():
             return None
         if self.optimize and make is not None and rng is not None and self.predictor is not None:
-            found = self._climb(configs, scores, space, support, make, rng)
+            found = self._climb(configs, scores, ei, space, support, make, rng)
             configs = [*configs, *found]
             scores = np.concatenate([scores, self.fresh_scores(found, space, support)])
         return configs[int(np.argmax(scores))]
 
-    def _climb(self, configs: list[dict[str, Any]], scores: np.ndarray, space: SearchSpace,
-               support: Support, make: Candidates, rng: np.random.Generator
+    def _climb(self, configs: list[dict[str, Any]], scores: np.ndarray, ei: np.ndarray,
+               space: SearchSpace, support: Support, make: Candidates, rng: np.random.Generator
                ) -> list[dict[str, Any]]:
         """Where the local search's climbs of expected improvement alone end (one per start).
+
+        ``scores`` and ``ei`` are the candidates' whole acquisition and EI alone
+        (:meth:`_fresh_terms`).
 
         The climbs follow EI, not EI times the prior. The learned prior is a kernel density
         whose peaks are past tasks' best configurations, which the warm-start portfolio has
@@ -312,7 +329,6 @@ class Acquisition:
         """
         large = support.n_ok > LARGE_SUPPORT
         starts_n = max(self.n_starts // 2, 1) if large else self.n_starts
-        ei = self.fresh_scores(configs, space, support, prior=False)
         order = np.argsort(-scores, kind="stable")
         picks = [int(i) for i in order if np.isfinite(scores[i])][:starts_n]
         ends, ends_ei = local_search(

@@ -1,4 +1,5 @@
-"""Candidates: a local search's neighbour made by replacing one value is the completed one."""
+"""Candidates and the acquisition's bookkeeping: a moved neighbour is the completed one; the
+candidates are predicted once."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import numpy as np
 import pytest
 
 from metasearch.errors import SpaceError
+from metasearch.metamodel import TaskContext
 from metasearch.samplers._acq_optimizer import moves
-from metasearch.samplers._meta_acquisition import Candidates
+from metasearch.samplers._meta_acquisition import Acquisition, Candidates
+from metasearch.samplers._meta_support import Support, config_key
 from metasearch.spaces import Categorical, CellSpace, Condition, Float, Int, SearchSpace
 
 NUMERIC = SearchSpace(params=(
@@ -68,3 +71,40 @@ def test_replace_refuses_a_parameter_a_condition_reads() -> None:
         CONDITIONAL.replace(config, "momentum", 0.5)
     with pytest.raises(SpaceError, match=r"0\.5"):
         CONDITIONAL.replace(config, "activation", 0.5)
+
+
+class _CountingSurface:
+    """A smooth predictor over NUMERIC's encoding that records the size of every batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.batches.append(len(x))
+        return -((x - 0.3) ** 2).sum(1), np.full(len(x), 0.1)
+
+
+class _SlopePrior:
+    def log_density(self, x: np.ndarray, context: TaskContext) -> np.ndarray:
+        return -5.0 * x[:, 0]
+
+
+def test_the_candidates_are_encoded_and_predicted_once() -> None:
+    """The climbs start from the candidates' EI as computed with their whole acquisition (the
+    same batch, so the same numbers), not from a second prediction of them."""
+    rng = np.random.default_rng(3)
+    pool = [NUMERIC.sample(rng) for _ in range(64)]
+    seen = [NUMERIC.sample(rng) for _ in range(4)]
+    x = NUMERIC.encode_many(seen)
+    scores = -((x - 0.3) ** 2).sum(1)
+    support = Support(x, scores, {config_key(r) for r in x})
+    surface = _CountingSurface()
+    acquisition = Acquisition(surface, _SlopePrior(), TaskContext(x=x, scores=scores))
+    chosen = acquisition.best(pool, NUMERIC, support, Candidates(NUMERIC, {}), rng)
+    assert chosen is not None
+    assert surface.batches.count(len(pool)) == 1
+    whole, ei = acquisition._fresh_terms(pool, NUMERIC, support)
+    assert not np.array_equal(whole, ei)
+    np.testing.assert_array_equal(whole, acquisition.fresh_scores(pool, NUMERIC, support))
+    np.testing.assert_array_equal(ei, acquisition.fresh_scores(pool, NUMERIC, support,
+                                                               prior=False))
