@@ -100,16 +100,21 @@ def test_ctrl_c_on_run_exits_130_with_the_finished_trials_printed_and_stored(
          "synthetic", "-t", "synthetic-00", "--trials", "1000000", "--sampler", "random",
          "--storage", storage, "--study", "s", "-w", str(db), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until some trials have finished
-        time.sleep(1)
-        try:
-            if len(optuna.load_study(study_name="s", storage=storage).trials) >= 5:
-                break
-        except KeyError:
-            continue
-    child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until some trials have finished
+            time.sleep(1)
+            try:
+                if len(optuna.load_study(study_name="s", storage=storage).trials) >= 5:
+                    break
+            except KeyError:
+                continue
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:  # a failed or interrupted test must not leave a million-trial run behind
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
     assert child.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     summary = json.loads(out)
