@@ -4,8 +4,9 @@ Candidates come from three sources, because each covers what the others miss: th
 prior (where past tasks were good), uniform draws (what the prior may have wrongly ruled out),
 and local moves around the incumbent (exploitation once the task's own trials say where it is
 good). They are scored by expected improvement over the best support trial under the
-surrogate's posterior, weighted by the prior raised to ``beta / n`` (piBO): the prior steers
-the first trials and fades as the task's own evidence grows.
+surrogate's posterior, weighted by the prior raised to ``trust * beta / n`` (piBO): the prior
+steers the first trials and fades as the task's own evidence grows, faster where that evidence
+says the prior ranks the task's configurations poorly (:func:`prior_trust`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ from scipy.special import erfcx, log_ndtr
 
 from metasearch.errors import MetasearchError
 from metasearch.metamodel import ConfigPrior, TaskContext
-from metasearch.metamodel.surrogates import Predictor
+from metasearch.metamodel.surrogates import Predictor, ranking_losses
 from metasearch.samplers._acq_optimizer import MAX_ROUNDS, from_unit, local_search, to_unit
 from metasearch.samplers._meta_support import Support, config_keys
 from metasearch.spaces import SearchSpace
 
-__all__ = ["Acquisition", "Candidates", "log_expected_improvement", "log_h", "uniform_flat"]
+__all__ = [
+    "Acquisition",
+    "Candidates",
+    "log_expected_improvement",
+    "log_h",
+    "prior_trust",
+    "uniform_flat",
+]
 
 LOCAL_STEP = 0.1
 """Standard deviation of a local move of a numeric parameter, on its unit (log) scale."""
@@ -42,6 +50,9 @@ LARGE_SUPPORT = 200
 """Finished support trials beyond which the local search is economised (half the starts and
 half the rounds; see :meth:`Acquisition._climb`): at 1,000 trials the climbs' scoring was most
 of a suggestion's cost."""
+TRUST_PSEUDO_TRIALS = 10.0
+"""Trials' worth of belief in the prior before the task's own evidence is read: with ``m``
+finished trials the prior's trust is ``(K + m tau) / (K + m)`` (see :func:`prior_trust`)."""
 
 
 def _log1mexp(x: np.ndarray) -> np.ndarray:
@@ -81,6 +92,40 @@ def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> 
     """``log EI`` of maximising over ``best``: ``log std + log h((mean - best) / std)``."""
     std = np.maximum(np.asarray(std, dtype=np.float64), 1e-9)
     return np.log(std) + log_h((np.asarray(mean, dtype=np.float64) - best) / std)
+
+
+def prior_trust(prior: ConfigPrior | None, context: TaskContext) -> float:
+    """How far the task's own trials bear the learned prior out, in [0, 1].
+
+    piBO's ``beta / n`` fades the prior at the same rate on every task, whether the task's
+    trials agree with it or not. Where the prior's peaks are the task's good region that is
+    right; where the task is unlike the past ones (or the prior only knew the broad region),
+    it keeps pulling proposals towards configurations the trials already speak against, and
+    the search stalls near them. So its exponent is scaled by a trust read off the trials:
+    ``tau``, Kendall's rank correlation between the prior's log density at the finished
+    trials and their scores (floored at 0: a prior that ranks them worse than chance earns
+    nothing), shrunk towards full trust by :data:`TRUST_PSEUDO_TRIALS` pseudo-trials, as
+    ``(K + m tau) / (K + m)`` over ``m`` trials with a score. Full trust (1) with no prior,
+    fewer than two such trials, all of them tied, or a density that is not finite at them.
+    """
+    if prior is None:
+        return 1.0
+    y = np.asarray(context.scores, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(y)
+    m = int(ok.sum())
+    if m < 2:
+        return 1.0
+    y = y[ok]
+    _, counts = np.unique(y, return_counts=True)
+    pairs = (m * m - float(np.sum(counts.astype(np.float64) ** 2))) / 2.0
+    if pairs <= 0:
+        return 1.0
+    x = np.asarray(context.x, dtype=np.float64)[ok]
+    density = np.asarray(prior.log_density(x, context), dtype=np.float64).reshape(-1)
+    if not np.isfinite(density).all():
+        return 1.0
+    tau = 1.0 - 2.0 * float(ranking_losses(density[None, :], y)[0]) / pairs
+    return (TRUST_PSEUDO_TRIALS + m * max(tau, 0.0)) / (TRUST_PSEUDO_TRIALS + m)
 
 
 def uniform_flat(dists: Mapping[str, BaseDistribution], rng: np.random.Generator
@@ -199,10 +244,12 @@ class Acquisition:
         prior: the learned prior, with ``log_density(x, context)``; or None.
         context: the task context the prior is weighted by and the predictor conditioned on
             (the support set's conditioning subset); EI improves on its best predicted mean.
-        beta: piBO's prior strength; the prior's exponent is ``beta / n``, ``n`` counting every
-            finished support trial.
+        beta: piBO's prior strength; the prior's exponent is ``trust * beta / n``, ``n``
+            counting every finished support trial.
         optimize: polish the best candidates by local search (:func:`local_search`); False
             takes the best candidate as drawn (the ``random-acq`` ablation).
+        trust: how far the task's trials bear the prior out (:func:`prior_trust`); scales
+            the prior's exponent.
     """
 
     predictor: Predictor | None
@@ -211,6 +258,7 @@ class Acquisition:
     beta: float = 10.0
     optimize: bool = True
     n_starts: int = 4
+    trust: float = 1.0
     _incumbent: float | None = field(default=None, init=False, repr=False)
 
     def _best_mean(self) -> float | None:
@@ -252,7 +300,7 @@ class Acquisition:
             else:
                 surrogate += np.asarray(mean)  # nothing to improve on yet: the predicted best
         if self.prior is not None and (prior or self.predictor is None):
-            weight = self.beta / n if self.predictor is not None else 1.0
+            weight = self.trust * self.beta / n if self.predictor is not None else 1.0
             return surrogate + weight * np.asarray(self.prior.log_density(x, self.context)), \
                 surrogate
         return surrogate, surrogate

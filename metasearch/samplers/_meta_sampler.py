@@ -33,7 +33,12 @@ from metasearch.metamodel import (
 from metasearch.metamodel.surrogates import Predictor, SupportAdapter, TargetBlend
 from metasearch.samplers._fallback import allowed_draw, known_values
 from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
-from metasearch.samplers._meta_acquisition import Acquisition, Candidates, uniform_flat
+from metasearch.samplers._meta_acquisition import (
+    Acquisition,
+    Candidates,
+    prior_trust,
+    uniform_flat,
+)
 from metasearch.samplers._meta_distributions import NOT_MAPPED, map_value, mappable
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import (
@@ -140,9 +145,10 @@ class MetaSampler(BaseSampler):
     Hvarfner et al., "piBO: augmenting acquisition functions with user beliefs for Bayesian
     optimization", ICLR 2022), so the prior's pull fades as trials accumulate. FSBO is blended with
     a GP fitted on the study's own trials, each weighted by how well it ranks them out of sample,
-    so the task's evidence takes over as it grows; the best candidates are polished by local search
-    of the acquisition; a configuration already tried, queued or running is never proposed while a
-    fresh one can be found.
+    so the task's evidence takes over as it grows; the prior fades faster, and yields candidates
+    to uniform draws, where the study's trials say it ranks them poorly (:func:`prior_trust`); the
+    best candidates are polished by local search of the acquisition; a configuration already
+    tried, queued or running is never proposed while a fresh one can be found.
 
     Parameters outside the model's space (define-by-run) and every parameter when there is no
     model go to ``fallback`` (multivariate TPE by default), which makes a sampler with no model
@@ -241,6 +247,8 @@ class MetaSampler(BaseSampler):
         self._unmapped: set[str] = set()  # parameters already logged as left to the fallback
         # The surrogate adapted to the last proposal's support (see _adapted_to)
         self._adapted: tuple[Support, TaskContext, Predictor | None] | None = None
+        # The prior's trust in the last proposal's context (see _trust)
+        self._trusted: tuple[TaskContext, float] | None = None
 
     def _pick_surrogate(self, kind: str | None) -> SupportAdapter | None:
         return self._model.surrogate(kind) if self._model is not None else None
@@ -314,6 +322,7 @@ class MetaSampler(BaseSampler):
         del state["_cache"]  # nor do weak references to storages
         state["_proposals"] = {}  # keyed by storage identity: meaningless in another process
         state["_adapted"] = None  # one proposal's, as _proposals
+        state["_trusted"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -610,7 +619,8 @@ class MetaSampler(BaseSampler):
             return True
         make = Candidates(space, {})
         pool = self._candidate_pool(space, make, support, context, rng)
-        acquisition = Acquisition(predictor, self._prior, context, self._beta)
+        acquisition = Acquisition(predictor, self._prior, context, self._beta,
+                                  trust=self._trust(context))
         rank = acquisition.share_below(space.encode(pick), space.encode_many(pool, validated=True),
                                        support)
         if rank < HANDOVER_RANK:
@@ -634,7 +644,7 @@ class MetaSampler(BaseSampler):
         prior = self._prior if predictor is not None else None
         finite = self._choices is not None and not fixed
         acquisition = Acquisition(predictor, prior, context, self._beta,
-                                  self._optimize and not finite)
+                                  self._optimize and not finite, trust=self._trust(context))
         found = acquisition.best(pool, space, support, make, rng)
         if finite:  # every choice scored: none left means the table is covered
             return found
@@ -659,6 +669,13 @@ class MetaSampler(BaseSampler):
             self._adapted = (support, context, self._adapt(context))
         return self._adapted[1], self._adapted[2]
 
+    def _trust(self, context: TaskContext) -> float:
+        """The prior's trust in ``context`` (:func:`prior_trust`), once per proposal: the
+        handover check, the candidate pool and the acquisition all ask for it."""
+        if self._trusted is None or self._trusted[0] is not context:
+            self._trusted = (context, prior_trust(self._prior, context))
+        return self._trusted[1]
+
     def _adapt(self, context: TaskContext) -> Predictor | None:
         """The surrogate adapted to the support set; None (prior only) when it cannot adapt."""
         if self._surrogate is None:
@@ -673,14 +690,20 @@ class MetaSampler(BaseSampler):
     def _candidate_pool(self, space: SearchSpace, make: Candidates, support: Support,
                         context: TaskContext, rng: np.random.Generator
                         ) -> list[dict[str, Any]]:
-        """Prior draws (half), local moves around the incumbent (a quarter), uniform draws; on
-        a finite space (``choices``, nothing fixed) its untried configurations instead."""
+        """Prior draws (half, times the prior's trust), local moves around the incumbent (a
+        quarter), uniform draws (the rest); on a finite space (``choices``, nothing fixed) its
+        untried configurations instead.
+
+        The prior's share shrinks with its trust (:func:`prior_trust`) for the reason its
+        exponent does: where the task's trials say the prior misranks them, its draws crowd
+        the pool into the region it favours, and uniform draws search the rest."""
         if self._choices is not None and not make.fixed:
             return self._untried(support, rng)
         n = self._n_candidates
         pool: list[dict[str, Any]] = []
         if self._prior is not None:
-            pool += make.draw(self._prior.sample(max(n // 2, 1), rng, context), rng)
+            share = max(round(n // 2 * self._trust(context)), 1)
+            pool += make.draw(self._prior.sample(share, rng, context), rng)
         if support.best_params is not None:
             pool += make.local(support.best_params, n // 4, rng)
         pool += make.draw([space.sample(rng) for _ in range(max(n - len(pool), 1))], rng)

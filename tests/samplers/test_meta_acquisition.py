@@ -1,7 +1,9 @@
 """Candidates and the acquisition's bookkeeping: a moved neighbour is the completed one; the
-candidates are predicted once."""
+candidates are predicted once; the prior's trust follows how it ranks the task's trials."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -9,7 +11,12 @@ import pytest
 from metasearch.errors import SpaceError
 from metasearch.metamodel import TaskContext
 from metasearch.samplers._acq_optimizer import moves
-from metasearch.samplers._meta_acquisition import Acquisition, Candidates
+from metasearch.samplers._meta_acquisition import (
+    TRUST_PSEUDO_TRIALS,
+    Acquisition,
+    Candidates,
+    prior_trust,
+)
 from metasearch.samplers._meta_support import Support, config_key
 from metasearch.spaces import Categorical, CellSpace, Condition, Float, Int, SearchSpace
 
@@ -108,3 +115,67 @@ def test_the_candidates_are_encoded_and_predicted_once() -> None:
     np.testing.assert_array_equal(whole, acquisition.fresh_scores(pool, NUMERIC, support))
     np.testing.assert_array_equal(ei, acquisition.fresh_scores(pool, NUMERIC, support,
                                                                prior=False))
+
+
+def _ranked(m: int, swaps: int = 0, reverse: bool = False) -> TaskContext:
+    """``m`` trials whose scores the slope prior (density falling in ``x[:, 0]``) ranks
+    perfectly, in reverse, or with ``swaps`` adjacent pairs exchanged."""
+    x = np.zeros((m, 4))
+    x[:, 0] = np.linspace(0.0, 1.0, m)
+    scores = -x[:, 0].copy() if not reverse else x[:, 0].copy()
+    for i in range(swaps):
+        scores[2 * i], scores[2 * i + 1] = scores[2 * i + 1], scores[2 * i]
+    return TaskContext(x=x, scores=scores)
+
+
+def test_a_prior_that_ranks_the_trials_right_keeps_full_trust() -> None:
+    for m in (2, 10, 40):
+        assert prior_trust(_SlopePrior(), _ranked(m)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("m", [2, 10, 40])
+def test_a_prior_that_ranks_them_backwards_keeps_only_its_pseudo_trials(m: int) -> None:
+    """Kendall's tau is -1, floored at 0: only the pseudo-trials' trust is left."""
+    expected = TRUST_PSEUDO_TRIALS / (TRUST_PSEUDO_TRIALS + m)
+    assert prior_trust(_SlopePrior(), _ranked(m, reverse=True)) == pytest.approx(expected)
+
+
+def test_trust_falls_with_every_misranked_pair_and_ignores_failed_trials() -> None:
+    trusts = [prior_trust(_SlopePrior(), _ranked(30, swaps=k)) for k in range(0, 15, 3)]
+    assert all(a > b for a, b in itertools.pairwise(trusts))
+    # one swapped pair of 30 trials: tau = 1 - 2 / 435
+    tau = 1.0 - 2.0 / (30 * 29 / 2)
+    expected = (TRUST_PSEUDO_TRIALS + 30 * tau) / (TRUST_PSEUDO_TRIALS + 30)
+    assert prior_trust(_SlopePrior(), _ranked(30, swaps=1)) == pytest.approx(expected)
+    context = _ranked(30, swaps=6)
+    failed = TaskContext(x=np.vstack([context.x, np.full((3, 4), 0.5)]),
+                         scores=np.concatenate([context.scores, np.full(3, np.nan)]))
+    assert prior_trust(_SlopePrior(), failed) == prior_trust(_SlopePrior(), context)
+
+
+def test_without_evidence_the_prior_keeps_full_trust() -> None:
+    assert prior_trust(None, _ranked(10, reverse=True)) == 1.0
+    assert prior_trust(_SlopePrior(), TaskContext()) == 1.0
+    assert prior_trust(_SlopePrior(), _ranked(1, reverse=True)) == 1.0
+    tied = _ranked(10)
+    assert prior_trust(_SlopePrior(), TaskContext(x=tied.x, scores=np.ones(10))) == 1.0
+    one_ok = TaskContext(x=tied.x[:3], scores=np.array([1.0, np.nan, np.nan]))
+    assert prior_trust(_SlopePrior(), one_ok) == 1.0
+
+
+def test_trust_scales_the_prior_term_of_the_acquisition() -> None:
+    """Trust 0 leaves EI alone; the prior's term is linear in the trust."""
+    rng = np.random.default_rng(5)
+    seen = NUMERIC.encode_many([NUMERIC.sample(rng) for _ in range(6)])
+    support = Support(seen, -((seen - 0.3) ** 2).sum(1), {config_key(r) for r in seen})
+    context = TaskContext(x=seen, scores=support.scores)
+    x = NUMERIC.encode_many([NUMERIC.sample(rng) for _ in range(32)])
+
+    def scored(trust: float) -> np.ndarray:
+        return Acquisition(_CountingSurface(), _SlopePrior(), context, trust=trust).scores(
+            x, support)
+
+    ei = Acquisition(_CountingSurface(), _SlopePrior(), context).scores(x, support, prior=False)
+    np.testing.assert_allclose(scored(0.0), ei)
+    np.testing.assert_allclose(scored(1.0) - ei, 2.0 * (scored(0.5) - ei))
+    assert not np.allclose(scored(1.0), ei)

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
         support_spearman,
     )
     from metasearch.metamodel.surrogates._fsbo import FSBOConfig, FSBOPredictor, FSBOSurrogate
-    from metasearch.metamodel.surrogates._rgpe import RGPEPredictor, RGPESurrogate
+    from metasearch.metamodel.surrogates._rgpe import (
+        RGPEPredictor,
+        RGPESurrogate,
+        ranking_losses,
+    )
     from metasearch.metamodel.surrogates._target import TargetBlend
 
 _HOMES = {
@@ -41,6 +45,7 @@ _HOMES = {
     "RGPESurrogate": "_rgpe",
     "SupportAdapter": "_common",
     "TargetBlend": "_target",
+    "ranking_losses": "_rgpe",
     "quantile_normalize": "_common",
     "support_spearman": "_common",
 }
@@ -55,6 +60,7 @@ __all__ = [
     "SupportAdapter",
     "TargetBlend",
     "quantile_normalize",
+    "ranking_losses",
     "support_spearman",
 ]
 
