@@ -192,6 +192,9 @@ class MetaSampler(BaseSampler):
             ``MAX_CHOICES``, else that many drawn each time) instead of drawing and climbing
             in the continuous space, so no proposal is a configuration the table would answer
             by a row already tried. None: the model's space as it is.
+        trust_prior: scale the prior's exponent and its share of the candidates by how well
+            it ranks the study's trials (:func:`prior_trust`); False keeps piBO's fixed
+            ``beta / n`` and half of the candidates (the ``no-trust`` ablation).
     """
 
     def __init__(
@@ -212,6 +215,7 @@ class MetaSampler(BaseSampler):
         optimize_acquisition: bool = True,
         handover: bool = True,
         choices: Sequence[Mapping[str, Any]] | None = None,
+        trust_prior: bool = True,
     ) -> None:
         if surrogate_kind is not None and surrogate_kind not in SURROGATE_KINDS:
             raise ValueError(f"surrogate_kind must be one of {SURROGATE_KINDS} or None, "
@@ -241,6 +245,7 @@ class MetaSampler(BaseSampler):
         self._choices = _finite(model.space, choices) if model is not None and choices \
             else None
         self._beta = beta
+        self._trust_prior = trust_prior
         self._lock = threading.RLock()
         self._cache = SupportCache()
         self._proposals: dict[tuple[int, int], dict[str, Any]] = {}  # per trial, until told
@@ -672,6 +677,8 @@ class MetaSampler(BaseSampler):
     def _trust(self, context: TaskContext) -> float:
         """The prior's trust in ``context`` (:func:`prior_trust`), once per proposal: the
         handover check, the candidate pool and the acquisition all ask for it."""
+        if not self._trust_prior:
+            return 1.0
         if self._trusted is None or self._trusted[0] is not context:
             self._trusted = (context, prior_trust(self._prior, context))
         return self._trusted[1]

@@ -274,6 +274,9 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     _metasearch("random-acq", "ablation", "no-pruner taking the best of the random "
                 "candidates, without local search of the acquisition", prune=False,
                 optimize_acquisition=False),
+    _metasearch("no-trust", "ablation", "no-pruner fading the prior by piBO's beta / n alone, "
+                "not also by how well it ranks the study's trials", prune=False,
+                trust_prior=False),
     _cold("random"),
     _cold("tpe"),
     _cold("gp"),

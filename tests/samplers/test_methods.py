@@ -99,6 +99,15 @@ def test_method_switches_reach_the_sampler() -> None:
     assert plain._features == {"log_rows": 1.0}
     assert build_method("no-features", inputs).sampler._features is None  # type: ignore[attr-defined]
     assert plain._handover and not build_method("no-handover", inputs).sampler._handover  # type: ignore[attr-defined]
+    untrusting: Any = build_method("no-trust", inputs).sampler
+    assert plain._trust_prior and not untrusting._trust_prior
+    x = SYNTHETIC.space.encode_many([SYNTHETIC.space.sample(np.random.default_rng(i))
+                                     for i in range(12)])
+    prior = _with_curves().get("prior")
+    assert prior is not None
+    backwards = TaskContext(x=x, scores=-np.asarray(prior.log_density(x)))
+    assert plain._trust(backwards) == pytest.approx(10 / 22)  # tau -1 over 12 trials
+    assert untrusting._trust(backwards) == 1.0
     one_step = build_method("metasearch", SearchInputs(seed=0, model=_with_curves()))
     assert one_step.pruner is None  # one step per trial: nothing to stop
 
