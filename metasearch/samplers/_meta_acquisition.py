@@ -118,7 +118,7 @@ def prior_trust(prior: ConfigPrior | None, context: TaskContext) -> float:
     y = np.asarray(context.scores, dtype=np.float64).reshape(-1)
     ok = np.isfinite(y)
     m = int(ok.sum())
-    if m < max(TRUST_EVIDENCE, 2):
+    if m < TRUST_EVIDENCE:
         return 1.0
     y = y[ok]
     _, counts = np.unique(y, return_counts=True)
