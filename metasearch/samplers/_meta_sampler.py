@@ -13,7 +13,7 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
@@ -119,6 +119,15 @@ def _finite(space: SearchSpace, choices: Sequence[Mapping[str, Any]]
         raise ValueError("choices: none of them is a configuration of the model's space")
     configs = [config for config, _ in kept.values()]
     return configs, np.stack([x for _, x in kept.values()])
+
+
+class _Adapted(NamedTuple):
+    """What one proposal conditions on: the support's conditioning context, the surrogate
+    adapted to it (None: the prior alone) and the prior's trust in it (:func:`prior_trust`)."""
+
+    context: TaskContext
+    predictor: Predictor | None
+    trust: float
 
 
 def _entropy(seed: int | None) -> int:
@@ -250,10 +259,8 @@ class MetaSampler(BaseSampler):
         self._cache = SupportCache()
         self._proposals: dict[tuple[int, int], dict[str, Any]] = {}  # per trial, until told
         self._unmapped: set[str] = set()  # parameters already logged as left to the fallback
-        # The surrogate adapted to the last proposal's support (see _adapted_to)
-        self._adapted: tuple[Support, TaskContext, Predictor | None] | None = None
-        # The prior's trust in the last proposal's context (see _trust)
-        self._trusted: tuple[TaskContext, float] | None = None
+        # What the last proposal's support was adapted to (see _adapted_to)
+        self._adapted: tuple[Support, _Adapted] | None = None
 
     def _pick_surrogate(self, kind: str | None) -> SupportAdapter | None:
         return self._model.surrogate(kind) if self._model is not None else None
@@ -327,7 +334,6 @@ class MetaSampler(BaseSampler):
         del state["_cache"]  # nor do weak references to storages
         state["_proposals"] = {}  # keyed by storage identity: meaningless in another process
         state["_adapted"] = None  # one proposal's, as _proposals
-        state["_trusted"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -619,13 +625,13 @@ class MetaSampler(BaseSampler):
         """
         if support.n_ok < HANDOVER_EVIDENCE:
             return True
-        context, predictor = self._adapted_to(support)
-        if predictor is None:
+        adapted = self._adapted_to(support)
+        if adapted.predictor is None:
             return True
         make = Candidates(space, {})
-        pool = self._candidate_pool(space, make, support, context, rng)
-        acquisition = Acquisition(predictor, self._prior, context, self._beta,
-                                  trust=self._trust(context))
+        pool = self._candidate_pool(space, make, support, adapted, rng)
+        acquisition = Acquisition(adapted.predictor, self._prior, adapted.context, self._beta,
+                                  trust=adapted.trust)
         rank = acquisition.share_below(space.encode(pick), space.encode_many(pool, validated=True),
                                        support)
         if rank < HANDOVER_RANK:
@@ -643,13 +649,13 @@ class MetaSampler(BaseSampler):
         """
         if self._surrogate is None and self._prior is None:
             return None
-        context, predictor = self._adapted_to(support)
+        adapted = self._adapted_to(support)
         make = Candidates(space, fixed)
-        pool = self._candidate_pool(space, make, support, context, rng)
-        prior = self._prior if predictor is not None else None
+        pool = self._candidate_pool(space, make, support, adapted, rng)
+        prior = self._prior if adapted.predictor is not None else None
         finite = self._choices is not None and not fixed
-        acquisition = Acquisition(predictor, prior, context, self._beta,
-                                  self._optimize and not finite, trust=self._trust(context))
+        acquisition = Acquisition(adapted.predictor, prior, adapted.context, self._beta,
+                                  self._optimize and not finite, trust=adapted.trust)
         found = acquisition.best(pool, space, support, make, rng)
         if finite:  # every choice scored: none left means the table is covered
             return found
@@ -660,8 +666,9 @@ class MetaSampler(BaseSampler):
             found = acquisition.best(more, space, support, make, rng)
         return found
 
-    def _adapted_to(self, support: Support) -> tuple[TaskContext, Predictor | None]:
-        """``support``'s conditioning context and the surrogate adapted to it, once per proposal.
+    def _adapted_to(self, support: Support) -> _Adapted:
+        """``support``'s conditioning context, the surrogate adapted to it and the prior's
+        trust in it, once per proposal.
 
         A handover trial asks twice: the portfolio's check (:meth:`_keeps_turn`) and then the
         acquisition that takes over, both conditioned on the same trials; so are a claim's
@@ -671,17 +678,13 @@ class MetaSampler(BaseSampler):
         """
         if self._adapted is None or self._adapted[0] is not support:
             context = self._context(support)
-            self._adapted = (support, context, self._adapt(context))
-        return self._adapted[1], self._adapted[2]
+            self._adapted = (support, _Adapted(context, self._adapt(context),
+                                               self._trust(context)))
+        return self._adapted[1]
 
     def _trust(self, context: TaskContext) -> float:
-        """The prior's trust in ``context`` (:func:`prior_trust`), once per proposal: the
-        handover check, the candidate pool and the acquisition all ask for it."""
-        if not self._trust_prior:
-            return 1.0
-        if self._trusted is None or self._trusted[0] is not context:
-            self._trusted = (context, prior_trust(self._prior, context))
-        return self._trusted[1]
+        """The prior's trust in ``context`` (:func:`prior_trust`); 1 without ``trust_prior``."""
+        return prior_trust(self._prior, context) if self._trust_prior else 1.0
 
     def _adapt(self, context: TaskContext) -> Predictor | None:
         """The surrogate adapted to the support set; None (prior only) when it cannot adapt."""
@@ -695,8 +698,7 @@ class MetaSampler(BaseSampler):
             return None
 
     def _candidate_pool(self, space: SearchSpace, make: Candidates, support: Support,
-                        context: TaskContext, rng: np.random.Generator
-                        ) -> list[dict[str, Any]]:
+                        adapted: _Adapted, rng: np.random.Generator) -> list[dict[str, Any]]:
         """Prior draws (half, times the prior's trust), local moves around the incumbent (a
         quarter), uniform draws (the rest); on a finite space (``choices``, nothing fixed) its
         untried configurations instead.
@@ -709,8 +711,8 @@ class MetaSampler(BaseSampler):
         n = self._n_candidates
         pool: list[dict[str, Any]] = []
         if self._prior is not None:
-            share = max(round(n // 2 * self._trust(context)), 1)
-            pool += make.draw(self._prior.sample(share, rng, context), rng)
+            share = max(round(n // 2 * adapted.trust), 1)
+            pool += make.draw(self._prior.sample(share, rng, adapted.context), rng)
         if support.best_params is not None:
             pool += make.local(support.best_params, n // 4, rng)
         pool += make.draw([space.sample(rng) for _ in range(max(n - len(pool), 1))], rng)
