@@ -11,7 +11,8 @@ every proposal the acquisition makes (not the portfolio's), what drove it:
 * ``ei_rank`` / ``prior_rank``: the share of candidates whose EI (prior) term is above the
   proposal's (0: the proposal is the EI-best);
 * ``climbed``: whether the proposal came from the local search rather than the drawn pool;
-* ``w_target``: the target GP's weight in the blend.
+* ``w_target``: the target GP's weight in the blend;
+* ``trust``: the prior's trust (:func:`prior_trust`), which scales its exponent.
 
 It reruns the searches of a finished ``compare`` (same split, model, seeds and objective) in
 memory, so nothing of the comparison is touched::
@@ -75,6 +76,7 @@ def _traced_best(original: Any) -> Any:
             "prior_rank": float(np.mean(prior_term > prior_c)),
             "climbed": not any(c is chosen for c in configs),
             "w_target": float(weights[1]) if weights is not None else float("nan"),
+            "trust": float(self.trust),
         })
         return chosen
     return best
@@ -96,7 +98,7 @@ def _run(unit: Any) -> list[float]:
 
 def _summary(rows: list[dict[str, Any]]) -> None:
     keys = ("dist_inc", "dist_min", "ei_spread", "prior_spread", "ei_rank", "prior_rank",
-            "climbed", "w_target", "beta_over_n")
+            "climbed", "w_target", "trust", "beta_over_n")
     methods = sorted({r["method"] for r in rows})
     for method in methods:
         print(f"\n{method}: medians over (task, seed) by finished trials n")
