@@ -1,0 +1,105 @@
+"""Where a comparison's searches put their trials: near-copies and the corners they visit.
+
+Issue #13's seventh pass asked why ``metasearch`` trails ``gp`` late on some
+``yahpo-lcbench`` tasks. Two counts over a finished ``compare``'s studies answer part of it:
+
+* ``near copies``: the share of trials whose encoding (each parameter on its unit, log where
+  the parameter is log-scaled, scale; categoricals one-hot) lies within ``--resolution`` of an
+  earlier trial of the same study on every coordinate: trials that refine the incumbent below
+  that resolution or repeat it;
+* ``bound patterns``: per study, the number of distinct patterns of which numeric parameters
+  sit at their lower bound, their upper bound or inside, over the trials after the first
+  ``--skip``: how many corners of the space the search visits.
+
+::
+
+    python benchmarks/trial_coverage.py COMPARE_OUT --methods metasearch,gp
+
+reads ``COMPARE_OUT/studies.journal`` and the model in ``COMPARE_OUT/models/shared`` (its
+space encodes the trials; ``--model`` for another).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial
+
+from metasearch.errors import MetasearchError
+from metasearch.metamodel import MetaModel
+from metasearch.spaces import SearchSpace
+
+
+def _encoding(space: SearchSpace, trial: FrozenTrial) -> np.ndarray | None:
+    names = set(space.distributions())
+    try:
+        return space.encode(space.validate(space.unflatten(
+            {k: v for k, v in trial.params.items() if k in names})))
+    except (MetasearchError, ValueError, TypeError, KeyError):
+        return None
+
+
+def near_copies(encodings: list[np.ndarray], resolution: float) -> int:
+    """How many encodings lie within ``resolution`` of an earlier one on every coordinate."""
+    count = 0
+    for i in range(1, len(encodings)):
+        earlier = np.stack(encodings[:i])
+        count += bool((np.abs(earlier - encodings[i]).max(axis=1) < resolution).any())
+    return count
+
+
+def bound_pattern(trial: FrozenTrial) -> tuple[str, ...]:
+    """For each numeric parameter (sorted by name): ``L``ow bound, ``H``igh bound or ``i``nside."""
+    out = []
+    for name in sorted(trial.params):
+        dist, value = trial.distributions[name], trial.params[name]
+        if isinstance(dist, (FloatDistribution, IntDistribution)):
+            out.append("L" if value == dist.low else "H" if value == dist.high else "i")
+    return tuple(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path, help="a compare's --out")
+    parser.add_argument("--model", type=Path, help="default: OUT/models/shared")
+    parser.add_argument("--methods", default="metasearch,gp")
+    parser.add_argument("--resolution", type=float, default=1.0 / 256.0)
+    parser.add_argument("--skip", type=int, default=10, help="first trials left out of patterns")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    space = MetaModel.load(args.model or args.out / "models" / "shared").space
+    storage = JournalStorage(JournalFileBackend(str(args.out / "studies.journal")))
+    trials: dict[str, int] = defaultdict(int)
+    copies: dict[str, int] = defaultdict(int)
+    patterns: dict[str, list[int]] = defaultdict(list)
+    for summary in optuna.get_all_study_summaries(storage):
+        parts = summary.study_name.split("/")
+        method = next((m for m in args.methods.split(",") if m in parts), None)
+        if method is None or not summary.n_trials:  # compare's "#claim" studies hold none
+            continue
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        encodings = [x for x in (_encoding(space, t) for t in study.trials) if x is not None]
+        trials[method] += len(encodings)
+        copies[method] += near_copies(encodings, args.resolution)
+        patterns[method].append(len({bound_pattern(t) for t in study.trials[args.skip:]}))
+    for method in args.methods.split(","):
+        if not trials[method]:
+            print(f"{method}: no studies")
+            continue
+        counts = patterns[method]
+        print(f"{method}: {copies[method]} of {trials[method]} trials "
+              f"({copies[method] / trials[method]:.1%}) within {args.resolution:.4g} of an "
+              f"earlier one; distinct bound patterns after trial {args.skip}: median "
+              f"{np.median(counts):.0f} (range {min(counts)}-{max(counts)}) over "
+              f"{len(counts)} studies")
+
+
+if __name__ == "__main__":
+    main()
