@@ -14,8 +14,9 @@ every proposal the acquisition makes (not the portfolio's), what drove it:
 * ``w_target``: the target GP's weight in the blend;
 * ``trust``: the prior's trust (:func:`prior_trust`), which scales its exponent.
 
-It reruns the searches of a finished ``compare`` (same split, model, seeds and objective) in
-memory, so nothing of the comparison is touched::
+It reruns the searches of a finished ``compare`` (same split, model, seeds, objective, pruner
+and, on a finite table, choices, as ``compare`` builds them) in memory, so nothing of the
+comparison is touched::
 
     python benchmarks/acquisition_trace.py --out COMPARE_OUT --quick --methods no-pruner,random-acq
 
@@ -86,14 +87,17 @@ def _run(unit: Any) -> list[float]:
     task = benchmark_family(unit.family, unit.warehouse).task(unit.task)
     built = build_method(unit.method, SearchInputs(
         seed=unit.seed, model=cached_model(unit.model_dir), task_features=unit.task_features,
-        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm))
-    study = optuna.create_study(sampler=built.sampler, direction=task.family.direction)
+        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm,
+        choices=task.configurations()))
+    study = optuna.create_study(sampler=built.sampler,
+                                pruner=built.pruner or optuna.pruners.NopPruner(),
+                                direction=task.family.direction)
     for params in built.enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
     study.optimize(TaskObjective(task, device="cpu", seed=unit.seed * SEED_STRIDE),
                    n_trials=unit.budget)
     sign = 1.0 if task.family.direction == "maximize" else -1.0
-    return [sign * t.value for t in study.trials]
+    return [sign * t.value if t.value is not None else -np.inf for t in study.trials]
 
 
 def _summary(rows: list[dict[str, Any]]) -> None:
