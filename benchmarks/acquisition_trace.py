@@ -33,10 +33,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from metasearch.compare._execute import SEED_STRIDE
+from metasearch.compare._execute import unit_search
 from metasearch.compare._plan import QUICK, benchmark_family, plan_compare
-from metasearch.compare._train import cached_model
-from metasearch.samplers import SearchInputs, TaskObjective, build_method
 from metasearch.samplers import _meta_acquisition as acq_module
 
 ROWS: list[dict[str, Any]] = []
@@ -85,17 +83,8 @@ def _traced_best(original: Any) -> Any:
 
 def _run(unit: Any) -> list[float]:
     task = benchmark_family(unit.family, unit.warehouse).task(unit.task)
-    built = build_method(unit.method, SearchInputs(
-        seed=unit.seed, model=cached_model(unit.model_dir), task_features=unit.task_features,
-        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm,
-        choices=task.configurations()))
-    study = optuna.create_study(sampler=built.sampler,
-                                pruner=built.pruner or optuna.pruners.NopPruner(),
-                                direction=task.family.direction)
-    for params in built.enqueue:
-        study.enqueue_trial(params, skip_if_exists=True)
-    study.optimize(TaskObjective(task, device="cpu", seed=unit.seed * SEED_STRIDE),
-                   n_trials=unit.budget)
+    study, _, objective = unit_search(unit, task)  # the run as compare builds it
+    study.optimize(objective, n_trials=unit.budget)
     sign = 1.0 if task.family.direction == "maximize" else -1.0
     return [sign * t.value if t.value is not None else -np.inf for t in study.trials]
 

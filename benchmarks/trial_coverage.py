@@ -32,27 +32,17 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial
 
-from metasearch.errors import MetasearchError
 from metasearch.metamodel import MetaModel
-from metasearch.spaces import SearchSpace
-
-
-def _encoding(space: SearchSpace, trial: FrozenTrial) -> np.ndarray | None:
-    names = set(space.distributions())
-    try:
-        return space.encode(space.validate(space.unflatten(
-            {k: v for k, v in trial.params.items() if k in names})))
-    except (MetasearchError, ValueError, TypeError, KeyError):
-        return None
+from metasearch.samplers._meta_support import encode_flat
 
 
 def near_copies(encodings: list[np.ndarray], resolution: float) -> int:
     """How many encodings lie within ``resolution`` of an earlier one on every coordinate."""
-    count = 0
-    for i in range(1, len(encodings)):
-        earlier = np.stack(encodings[:i])
-        count += bool((np.abs(earlier - encodings[i]).max(axis=1) < resolution).any())
-    return count
+    if not encodings:
+        return 0
+    rows = np.stack(encodings)
+    return sum(bool((np.abs(rows[:i] - rows[i]).max(axis=1) < resolution).any())
+               for i in range(1, len(rows)))
 
 
 def bound_pattern(trial: FrozenTrial) -> tuple[str, ...]:
@@ -85,7 +75,8 @@ def main() -> None:
         if method is None or not summary.n_trials:  # compare's "#claim" studies hold none
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        encodings = [x for x in (_encoding(space, t) for t in study.trials) if x is not None]
+        encodings = [x for x in (encode_flat(space, t.params) for t in study.trials)
+                     if x is not None]
         trials[method] += len(encodings)
         copies[method] += near_copies(encodings, args.resolution)
         patterns[method].append(len({bound_pattern(t) for t in study.trials[args.skip:]}))

@@ -23,7 +23,7 @@ from metasearch.errors import MetasearchError
 from metasearch.samplers import SearchInputs, TaskObjective, build_method
 
 __all__ = ["SUGGEST_ATTR", "check_stored", "execute", "finished_trials", "open_storage",
-           "run_unit"]
+           "run_unit", "unit_search"]
 
 CLAIM_SUFFIX = "#claim"
 """A run's claim is a study of its own (``<run>#claim``): creating a study is atomic in every
@@ -104,6 +104,28 @@ def _claim(storage: Any, study_name: str) -> bool:
     return True
 
 
+def unit_search(unit: RunUnit, task: Any) -> tuple[Any, TimedSampler, TaskObjective]:
+    """The in-memory study one run searches (its method's sampler, timed, and pruner; its
+    queued trials) and the objective it optimizes, ``task`` being the run's task.
+
+    Returns:
+        ``(study, timed sampler, objective)``.
+    """
+    import optuna
+
+    built = build_method(unit.method, SearchInputs(
+        seed=unit.seed, model=cached_model(unit.model_dir), task_features=unit.task_features,
+        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm,
+        choices=task.configurations()))
+    timed = TimedSampler(built.sampler)
+    study = optuna.create_study(sampler=timed,
+                                pruner=built.pruner or optuna.pruners.NopPruner(),
+                                direction=task.family.direction)
+    for params in built.enqueue:
+        study.enqueue_trial(params, skip_if_exists=True)
+    return study, timed, TaskObjective(task, device=unit.device, seed=unit.seed * SEED_STRIDE)
+
+
 def run_unit(unit: RunUnit) -> str:
     """Run one run to its budget unless it is done; ``done``, ``ran`` or ``elsewhere``.
 
@@ -130,17 +152,7 @@ def run_unit(unit: RunUnit) -> str:
         stored = optuna.create_study(storage=storage, study_name=unit.study_name,
                                      direction=direction)
 
-    built = build_method(unit.method, SearchInputs(
-        seed=unit.seed, model=cached_model(unit.model_dir), task_features=unit.task_features,
-        space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm,
-        choices=task.configurations()))
-    timed = TimedSampler(built.sampler)
-    study = optuna.create_study(sampler=timed,
-                                pruner=built.pruner or optuna.pruners.NopPruner(),
-                                direction=direction)
-    for params in built.enqueue:
-        study.enqueue_trial(params, skip_if_exists=True)
-    objective = TaskObjective(task, device=unit.device, seed=unit.seed * SEED_STRIDE)
+    study, timed, objective = unit_search(unit, task)
     study.optimize(objective, n_trials=unit.budget)
     stored.add_trials(finished_trials(study))
     stored.set_user_attr(SUGGEST_ATTR, timed.seconds)
