@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import optuna
+
 from metasearch.compare._plan import SPLIT_ATTR, ComparePlan, RunUnit, benchmark_family
 from metasearch.compare._timed import TimedSampler
 from metasearch.compare._train import cached_model
@@ -37,8 +39,6 @@ def open_storage(url: str) -> Any:
     Optuna creates an RDB's tables on first use and fails when several processes do so at
     once; a compare started on several machines together retries until they exist.
     """
-    import optuna
-
     if url.startswith("journal:"):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -86,8 +86,6 @@ def _claim(storage: Any, study_name: str) -> bool:
     A claim held by a process of this host that is no longer running (an interrupted
     compare) is taken over; one held on another host is left to it.
     """
-    import optuna
-
     me = f"{socket.gethostname()}:{os.getpid()}"
     name = study_name + CLAIM_SUFFIX
     try:
@@ -104,15 +102,13 @@ def _claim(storage: Any, study_name: str) -> bool:
     return True
 
 
-def unit_search(unit: RunUnit, task: Any) -> tuple[Any, TimedSampler, TaskObjective]:
+def unit_search(unit: RunUnit, task: Any) -> tuple[optuna.Study, TimedSampler, TaskObjective]:
     """The in-memory study one run searches (its method's sampler, timed, and pruner; its
     queued trials) and the objective it optimizes, ``task`` being the run's task.
 
     Returns:
         ``(study, timed sampler, objective)``.
     """
-    import optuna
-
     built = build_method(unit.method, SearchInputs(
         seed=unit.seed, model=cached_model(unit.model_dir), task_features=unit.task_features,
         space=task.family.space, max_budget=task.family.max_budget, warm=unit.warm,
@@ -135,8 +131,6 @@ def run_unit(unit: RunUnit) -> str:
     from its first trial (same seeds, so the same result); one whose writing was cut short
     is deleted and run again.
     """
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     task = benchmark_family(unit.family, unit.warehouse).task(unit.task)
     storage = open_storage(unit.storage)
@@ -175,8 +169,6 @@ def check_stored(plan: ComparePlan) -> int:
     Raises:
         MetasearchError: a stored run of the plan recorded another split, named with both.
     """
-    import optuna
-
     attrs = {s.study_name: s.user_attrs for s in
              optuna.get_all_study_summaries(open_storage(plan.storage), include_best_trial=False)}
     stored = [(u, attrs[u.study_name]) for u in plan.units if u.study_name in attrs]
