@@ -242,7 +242,7 @@ def replay_from_records(
         by_task.setdefault(trial.task, []).append(trial)
     if not by_task:
         raise MetasearchError(f"family {record.name!r} has no stored trials to replay")
-    steps = max([record.max_budget or 1, *(max(t.steps, default=0) for t in trials)])
+    steps = max([record.max_budget or 1, *(len(t.curve) for t in trials)])
     tables = {task: _table_of(record.space, rows, steps) for task, rows in by_task.items()}
     if shared:
         first, *others = sorted(tables)
@@ -261,10 +261,11 @@ def replay_from_records(
 
 
 def _table_of(space: SearchSpace, trials: Sequence[TrialRecord], steps: int) -> LookupTable:
+    """The trials' curves by position (their points in step order, whatever the steps: a
+    table's may start at 0), as MetaPruner reads a running trial's reports."""
     curves = np.full((len(trials), steps), np.nan)
     for row, trial in enumerate(trials):
-        for step, value in zip(trial.steps, trial.curve, strict=True):
-            if 1 <= step <= steps:
-                curves[row, step - 1] = value
+        points = trial.curve[:steps]
+        curves[row, :len(points)] = points
     failed = np.array([t.status == "failed" for t in trials])
     return LookupTable.build(space, [t.config for t in trials], curves, failed=failed)

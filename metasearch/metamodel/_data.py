@@ -122,7 +122,9 @@ class MetaDataset:
             trials: one row per trial with at least ``trial_id, task, config`` (a dict),
                 ``status`` and ``final_value``; pruned trials are left out (their final value
                 is not the value at the full budget).
-            curves: long format ``trial_id, step, value`` (steps from 1).
+            curves: long format ``trial_id, step, value``; a trial's points are taken in
+                step order and numbered by position (1, 2, ...), whatever the steps (a
+                table's may start at 0 or skip), as MetaPruner reads a running trial.
             meta_features: per task id.
         """
         sign = 1.0 if direction == "maximize" else -1.0
@@ -175,10 +177,13 @@ class MetaDataset:
 
 
 def _curve_matrix(curves: pd.DataFrame, max_budget: int) -> dict[Any, np.ndarray]:
-    """Per trial id, its curve as a ``max_budget`` vector (NaN past its end)."""
-    inside = curves[(curves["step"] >= 1) & (curves["step"] <= max_budget)]
+    """Per trial id, its curve as a ``max_budget`` vector (NaN past its end): its points in
+    step order, by position."""
+    ordered = curves.sort_values(["trial_id", "step"], kind="stable")
+    position = ordered.groupby("trial_id", sort=False).cumcount().to_numpy()
+    inside = ordered[position < max_budget]
     ids = pd.Index(inside["trial_id"].unique())
     matrix = np.full((len(ids), max_budget), np.nan)
     rows = ids.get_indexer(inside["trial_id"])
-    matrix[rows, inside["step"].to_numpy(dtype=int) - 1] = inside["value"].to_numpy(dtype=float)
+    matrix[rows, position[position < max_budget]] = inside["value"].to_numpy(dtype=float)
     return dict(zip(ids, matrix, strict=True))

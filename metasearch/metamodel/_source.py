@@ -27,7 +27,10 @@ def load_dataset(store: Warehouse, family: str,
     trials = store.trials(family, tasks=tasks)
     curves = store.curves(family, tasks=tasks)
     features = {t.name: dict(t.meta_features) for t in store.tasks(family)}
-    budget = record.max_budget or int(curves["step"].max() if len(curves) else 1)
+    # Curves are read by position (MetaDataset.from_frames): the budget is the most points a
+    # trial has, or the family's own when larger (a table of steps 0..n-1 has n points).
+    longest = int(curves.groupby("trial_id").size().max()) if len(curves) else 1
+    budget = max(record.max_budget or 1, longest)
     return MetaDataset.from_frames(
         family=family, space=record.space, direction=record.direction, max_budget=budget,
         trials=trials, curves=curves, meta_features=features,

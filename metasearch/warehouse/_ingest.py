@@ -113,8 +113,7 @@ def ingest_table(
     spec = _known(warehouse, family, registered)
     trials, space = parse_trials(frame, _given_space(family, spec, space), path.name)
     if spec is None:
-        steps = [s for t in trials for s in (t.steps or ())]
-        spec = FamilySpec(family, metric, direction, max(steps) if steps else None, space,
+        spec = FamilySpec(family, metric, direction, _longest_curve(trials), space,
                           source="table")
     features = read_meta_features(Path(meta_features)) if meta_features is not None else {}
     run = RunSpec(source_key or _file_key(path), "table",
@@ -221,9 +220,14 @@ def _converted(
     """The study as the warehouse stores it: family, run, trials, unfinished count."""
     task = task or study.user_attrs.get("metasearch_task") or study.study_name
     trials, space, unfinished = study_to_trials(study, str(task), space)
-    steps = [s for t in trials for s in (t.steps or ())]
-    spec = study_family(study, name, known, space, max(steps) if steps else None)
+    spec = study_family(study, name, known, space, _longest_curve(trials))
     return spec, run_of(storage, study, source_key), trials, unfinished
+
+
+def _longest_curve(trials: Sequence[TrialData]) -> int | None:
+    """A new family's budget: the most curve points a trial has (None: no curves). Curves are
+    read by position, whatever their steps (a table's may start at 0)."""
+    return max((len(t.curve) for t in trials), default=0) or None
 
 
 def run_source_key(storage: str | None, study: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from metasearch.errors import MetasearchError
 from metasearch.families import LookupTable, replay_family
+from metasearch.metamodel._source import load_dataset
 from metasearch.spaces import Categorical, Float, SearchSpace
 from metasearch.warehouse import Warehouse, ingest_table
 
@@ -60,6 +61,37 @@ def test_replay_of_an_ingested_long_table(tmp_path: Path) -> None:
     failed = task.evaluate({"lr": 1e-3, "act": "tanh"})
     assert failed.status == "failed" and failed.curve == pytest.approx((0.5,))
     assert "step 2" in (failed.failure_reason or "")
+
+
+@pytest.mark.parametrize("first_step", [0, 1])
+def test_a_table_replays_and_meta_trains_whatever_its_first_step(tmp_path: Path,
+                                                                  first_step: int) -> None:
+    # Steps from 0 (an epoch index, or a table of final values at step 0) were dropped once:
+    # every replayed trial failed ("no tabulated value at step 1") and the curves lost a point.
+    frame = pd.read_csv(_long_table(tmp_path / "t.csv"))
+    frame["step"] += first_step - 1
+    frame.to_csv(tmp_path / "t0.csv", index=False)
+    with Warehouse.open(tmp_path / "w.db") as store:
+        ingest_table(store, tmp_path / "t0.csv", "toy", direction="maximize")
+        family = replay_family(store, "toy")
+        data = load_dataset(store, "toy")
+    assert family.max_budget == 2 and data.max_budget == 2
+    result = family.task("b").evaluate({"lr": 0.05, "act": "relu"})
+    assert result.status == "complete" and result.curve == pytest.approx((0.8, 0.9))
+    np.testing.assert_allclose(data.tasks["a"].curves[1], [0.7, 0.8])
+    finals = frame[frame["step"] == frame.groupby(["task", "trial"])["step"].transform("max")]
+    with Warehouse.open(tmp_path / "w1.db") as store:  # a table of final values only
+        ingest_table(store, _write_csv(finals.assign(step=first_step), tmp_path / "f.csv"),
+                     "finals", direction="maximize")
+        finals_family = replay_family(store, "finals")
+    assert finals_family.max_budget == 1
+    only = finals_family.task("a").evaluate({"lr": 0.1, "act": "relu"})
+    assert only.status == "complete" and only.final_value == pytest.approx(0.8)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
 
 
 def test_replay_refuses_tasks_that_do_not_share_configurations(tmp_path: Path) -> None:

@@ -38,6 +38,19 @@ def test_frames_become_histories_without_pruned_trials() -> None:
     assert data.feature_names() == ["n"]
 
 
+def test_curves_are_read_by_position_whatever_their_steps() -> None:
+    # A table's steps may start at 0, or skip: a trial's points in step order are its curve
+    # (MetaPruner reads a running trial's reports so), and none of them is dropped.
+    trials = pd.DataFrame({"trial_id": [1, 2], "task": ["a", "a"],
+                           "config": [{"x": 0.1}, {"x": 0.5}], "status": ["complete"] * 2,
+                           "final_value": [0.3, 0.6]})
+    curves = pd.DataFrame({"trial_id": [1, 1, 1, 2, 2], "step": [2, 0, 1, 10, 30],
+                           "value": [0.3, 0.1, 0.2, 0.5, 0.6]})
+    data = MetaDataset.from_frames(family="f", space=SPACE, direction="maximize", max_budget=3,
+                                   trials=trials, curves=curves)
+    np.testing.assert_allclose(data.tasks["a"].curves, [[0.1, 0.2, 0.3], [0.5, 0.6, np.nan]])
+
+
 def test_minimize_flips_the_sign() -> None:
     data = _frames("minimize")
     assert data.tasks["b"].scores[0] == pytest.approx(-0.4)

@@ -95,7 +95,7 @@ def test_an_unknown_family_gets_a_space_inferred_from_its_columns(
     assert summary.added == 3
     family = warehouse.family("mine")
     assert (family.source, family.direction, family.metric, family.max_budget) == (
-        "table", "minimize", "loss", 2)
+        "table", "minimize", "loss", 3)  # three points a trial (steps 0, 1, 2)
     assert family.space.params == (Categorical("act", ("relu", "tanh")), Int("layers", 2, 4),
                                    Float("lr", 1e-4, 1e-1, log=True))
     assert warehouse.curves("mine")["step"].tolist() == [0, 1, 2] * 3
