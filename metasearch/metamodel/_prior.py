@@ -115,6 +115,7 @@ class ConfigPrior(Component):
         """
         self._weights_cache: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
         self._terms_cache: tuple[Any, Any] | None = None
+        self._rows_cache: tuple[Any, dict[bytes, np.ndarray]] | None = None
 
     @property
     def layout(self) -> EncodingLayout:
@@ -267,22 +268,51 @@ class ConfigPrior(Component):
         self._terms_cache = (key, value)
         return value
 
-    def log_density(self, x: np.ndarray, context: TaskContext | None = None) -> np.ndarray:
-        """Log prior density at encodings ``x`` (``(n, d)`` or one vector); finite everywhere."""
+    def log_density(self, x: np.ndarray, context: TaskContext | None = None, *,
+                    remember: bool = False) -> np.ndarray:
+        """Log prior density at encodings ``x`` (``(n, d)`` or one vector); finite everywhere.
+
+        With ``remember``, each row's kernel against the centres (what does not depend on the
+        context) is kept until the next such call and reused for the rows it is asked again:
+        for the study's own trials, asked at every suggestion with a context that has changed
+        (:func:`~metasearch.samplers._meta_acquisition.prior_trust`). The values are the same
+        bit for bit either way: a row's kernel depends on that row alone.
+        """
         layout = self.layout
         x = _check_encodings(x, layout.space)
         log_w = self._weights(context)[1]
-        kernel = self._centre_cache()[0]
+        if remember:
+            blocks = self._remembered_rows(x) + log_w
+            return self._mixture(blocks, _uniform_log_density(layout, x))
         out = np.empty(len(x))
         for lo in range(0, len(x), 1024):
             chunk = x[lo:lo + 1024]
-            blocks = np.zeros((len(chunk), len(log_w)))
-            scratch = (np.empty_like(blocks), np.empty_like(blocks))
-            for i, block in enumerate(layout.blocks):
-                _add_kernel(blocks, block, self.bands[i], chunk, kernel[i], scratch)
+            blocks = self._kernel_rows(chunk)
             blocks += log_w  # = log_w + blocks, in place
             out[lo:lo + 1024] = self._mixture(blocks, _uniform_log_density(layout, chunk))
         return out
+
+    def _kernel_rows(self, x: np.ndarray) -> np.ndarray:
+        """The log kernel of each row of ``x`` against every centre, ``(len(x), centres)``."""
+        layout, kernel = self.layout, self._centre_cache()[0]
+        blocks = np.zeros((len(x), len(self.elite_x)))
+        scratch = (np.empty_like(blocks), np.empty_like(blocks))
+        for i, block in enumerate(layout.blocks):
+            _add_kernel(blocks, block, self.bands[i], x, kernel[i], scratch)
+        return blocks
+
+    def _remembered_rows(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`_kernel_rows` of ``x``, those of rows the last call had taken from it."""
+        key = (id(self.elite_x), self.elite_x.shape, self.bands.tobytes())
+        cached = self._rows_cache
+        known = cached[1] if cached is not None and cached[0] == key else {}
+        names = [row.tobytes() for row in x]
+        missing = [i for i, name in enumerate(names) if name not in known]
+        new = self._kernel_rows(x[missing]) if missing else np.zeros((0, len(self.elite_x)))
+        rows = {**{names[i]: known[names[i]] for i in range(len(x)) if names[i] in known},
+                **dict(zip((names[i] for i in missing), new, strict=True))}
+        self._rows_cache = (key, rows)
+        return np.stack([rows[name] for name in names]) if names else new
 
     def sample(self, n: int, rng: np.random.Generator, context: TaskContext | None = None
                ) -> list[dict[str, Any]]:

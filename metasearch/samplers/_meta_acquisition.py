@@ -126,7 +126,8 @@ def prior_trust(prior: ConfigPrior | None, context: TaskContext) -> float:
     if pairs <= 0:
         return 1.0
     x = np.asarray(context.x, dtype=np.float64)[ok]
-    density = np.asarray(prior.log_density(x, context), dtype=np.float64).reshape(-1)
+    density = np.asarray(prior.log_density(x, context, remember=True),
+                         dtype=np.float64).reshape(-1)
     if not np.isfinite(density).all():
         return 1.0
     tau = 1.0 - 2.0 * float(ranking_losses(density[None, :], y)[0]) / pairs

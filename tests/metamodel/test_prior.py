@@ -280,6 +280,21 @@ def test_task_weights_are_cached_per_context_and_not_shared_across_contexts() ->
     np.testing.assert_array_equal(prior.elite_weights(first), fresh.elite_weights(first))
 
 
+def test_remembered_rows_give_the_same_densities_bit_for_bit() -> None:
+    # prior_trust asks the density of the study's trials at every suggestion, each time with
+    # one more trial and a changed context: the rows seen before reuse their kernels.
+    prior = _fitted(0)
+    x = _held_out_values(_split(0)[1][0])[2]
+    fresh = ConfigPrior.restore(prior.settings(), prior.arrays(), FAMILY.space)
+    for n in (12, 13, 40, 20, 41):
+        rows = np.concatenate([x[:n], x[200:203]]) if n == 20 else x[:n]
+        context = TaskContext(x=rows, scores=np.sin(np.arange(len(rows), dtype=float) * n))
+        remembered = prior.log_density(rows, context, remember=True)
+        np.testing.assert_array_equal(remembered, fresh.log_density(rows, context))
+    assert len(prior._rows_cache[1]) == 41  # only the last call's rows are kept
+    np.testing.assert_array_equal(prior.log_density(x[:0], remember=True), np.zeros(0))
+
+
 BANS = [  # adam with lr above 1e-3; adam with lr above its weight decay (two parameters)
     AllOf((Condition("optimizer", ("adam",)), Comparison("lr", ">", 1e-3))),
     AllOf((Condition("optimizer", ("adam",)), Relation("lr", ">", "weight_decay"))),

@@ -93,7 +93,8 @@ class _CountingSurface:
 
 
 class _SlopePrior:
-    def log_density(self, x: np.ndarray, context: TaskContext) -> np.ndarray:
+    def log_density(self, x: np.ndarray, context: TaskContext, *,
+                    remember: bool = False) -> np.ndarray:
         return -5.0 * x[:, 0]
 
 
