@@ -9,11 +9,17 @@ Issue #13's seventh pass asked why ``metasearch`` trails ``gp`` late on some
   that resolution or repeat it;
 * ``bound patterns``: per study, the number of distinct patterns of which numeric parameters
   sit at their lower bound, their upper bound or inside, over the trials after the first
-  ``--skip``: how many corners of the space the search visits.
+  ``--skip``: how many corners of the space the search visits;
+* ``best at edges``: per study, how many numeric parameters of its best trial lie within
+  ``--edge`` of a bound (on the unit, log where log-scaled, scale), and with ``-w`` the best
+  trial's value against the best the warehouse stores for the task (its uniform draws, on a
+  surrogate family): a surrogate extrapolates at its space's corners, and a search that ends
+  there, far above every stored draw, found the surrogate's artifact rather than a
+  configuration anyone measured (the README's "The surrogate's corners").
 
 ::
 
-    python benchmarks/trial_coverage.py COMPARE_OUT --methods metasearch,gp
+    python benchmarks/trial_coverage.py COMPARE_OUT --methods metasearch,gp [-w lc.db]
 
 reads ``COMPARE_OUT/studies.journal`` and the model in ``COMPARE_OUT/models/shared`` (its
 space encodes the trials; ``--model`` for another).
@@ -55,6 +61,30 @@ def bound_pattern(trial: FrozenTrial) -> tuple[str, ...]:
     return tuple(out)
 
 
+def at_edges(trial: FrozenTrial, edge: float) -> int:
+    """How many numeric parameters of ``trial`` lie within ``edge`` of a bound (unit scale)."""
+    count = 0
+    for name, value in trial.params.items():
+        dist = trial.distributions[name]
+        if isinstance(dist, (FloatDistribution, IntDistribution)) and dist.high > dist.low:
+            scale = np.log if dist.log else float
+            unit = (scale(value) - scale(dist.low)) / (scale(dist.high) - scale(dist.low))
+            count += bool(unit < edge or unit > 1.0 - edge)
+    return count
+
+
+def stored_best(warehouse: str, family: str, sign: float) -> dict[str, float]:
+    """The best stored final value of each task of ``family`` (``sign`` 1: maximized)."""
+    from metasearch.warehouse import Warehouse
+
+    best: dict[str, float] = {}
+    for record in Warehouse.open(warehouse).trial_records(family):
+        if record.final_value is not None and np.isfinite(record.final_value):
+            value = sign * record.final_value
+            best[record.task] = max(best.get(record.task, -np.inf), value)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="a compare's --out")
@@ -62,6 +92,10 @@ def main() -> None:
     parser.add_argument("--methods", default="metasearch,gp")
     parser.add_argument("--resolution", type=float, default=1.0 / 256.0)
     parser.add_argument("--skip", type=int, default=10, help="first trials left out of patterns")
+    parser.add_argument("--edge", type=float, default=0.02,
+                        help="unit-scale distance to a bound that counts as at it")
+    parser.add_argument("-w", "--warehouse", help="the comparison's warehouse: best trials "
+                        "against the best stored value of their task")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space = MetaModel.load(args.model or args.out / "models" / "shared").space
@@ -69,6 +103,11 @@ def main() -> None:
     trials: dict[str, int] = defaultdict(int)
     copies: dict[str, int] = defaultdict(int)
     patterns: dict[str, list[int]] = defaultdict(list)
+    edges: dict[str, list[int]] = defaultdict(list)
+    excess: dict[str, list[float]] = defaultdict(list)
+    references: dict[str, float] | None = None
+    numeric = sum(isinstance(d, (FloatDistribution, IntDistribution))
+                  for d in space.distributions().values())
     for summary in optuna.get_all_study_summaries(storage):
         parts = summary.study_name.split("/")
         method = next((m for m in args.methods.split(",") if m in parts), None)
@@ -80,6 +119,17 @@ def main() -> None:
         trials[method] += len(encodings)
         copies[method] += near_copies(encodings, args.resolution)
         patterns[method].append(len({bound_pattern(t) for t in study.trials[args.skip:]}))
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not done:
+            continue
+        sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+        best = max(done, key=lambda t: sign * float(t.value))  # type: ignore[arg-type]
+        edges[method].append(at_edges(best, args.edge))
+        if args.warehouse:
+            if references is None:
+                references = stored_best(args.warehouse, parts[1], sign)
+            if parts[2] in references:
+                excess[method].append(sign * float(best.value) - references[parts[2]])  # type: ignore[arg-type]
     for method in args.methods.split(","):
         if not trials[method]:
             print(f"{method}: no studies")
@@ -90,6 +140,16 @@ def main() -> None:
               f"earlier one; distinct bound patterns after trial {args.skip}: median "
               f"{np.median(counts):.0f} (range {min(counts)}-{max(counts)}) over "
               f"{len(counts)} studies")
+        if edges[method]:
+            at = np.asarray(edges[method])
+            line = (f"  best trials: median {np.median(at):.0f} of {numeric} numeric parameters "
+                    f"within {args.edge:g} of a bound; {np.mean(at >= numeric / 2):.0%} of "
+                    f"{len(at)} with at least half of them there")
+            if excess[method]:
+                gain = np.asarray(excess[method])
+                line += (f"; above the best stored value of their task in {np.mean(gain > 0):.0%}"
+                         f" (median by {np.median(gain):.3g})")
+            print(line)
 
 
 if __name__ == "__main__":
