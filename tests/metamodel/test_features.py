@@ -23,6 +23,7 @@ from metasearch.metamodel._features import (
     TaskSimilarity,
     discordances,
 )
+from metasearch.metamodel._responses import fenced_scores
 from metasearch.metamodel._similarity import _discordance
 from metasearch.spaces import Float, SearchSpace
 
@@ -225,6 +226,29 @@ def test_response_models_rank_unseen_configurations() -> None:
         truth = [_task(task_id).final_value(c) for c in configs]
         rho = pd.Series(predicted[:, t]).corr(pd.Series(truth), method="spearman")
         assert rho > 0.4, (task_id, rho)  # measured 0.47-0.75
+
+
+def test_a_diverged_run_does_not_flatten_a_task_s_responses() -> None:
+    # A loss curve that diverges (taskset: 7e16 where good configurations differ by 0.01)
+    # once set the min-max scale: every other trial scored within 1e-3 of the best, and the
+    # response model lost their order. Scores past a far fence are raised to it first.
+    rng = np.random.default_rng(0)
+    xs = rng.random(40)
+    scores = -((xs - 0.3) ** 2)
+    diverged = xs > 0.9  # 5 of 40, as a learning rate too high diverges
+    scores[diverged] = -7e16
+    rows = [{"trial_id": i, "task": "t", "config": {"x": float(x)}, "status": "complete",
+             "final_value": float(s)} for i, (x, s) in enumerate(zip(xs, scores, strict=True))]
+    data = MetaDataset.from_frames(family="toy", space=LINE, direction="maximize",
+                                   max_budget=1, trials=pd.DataFrame(rows))
+    grid = np.linspace(0.0, 0.8, 17)
+    predicted = TaskResponses().fit(data).predict(grid.reshape(-1, 1))[:, 0]
+    rho = pd.Series(predicted).corr(pd.Series(-((grid - 0.3) ** 2)), method="spearman")
+    assert rho > 0.9, rho  # measured 0.99; min-max scaling gave 0.24, its peak at 0.7
+    assert abs(float(grid[np.argmax(predicted)]) - 0.3) <= 0.1
+    # Without an outlier the scaling is exactly min-max.
+    plain = data.tasks["t"].filled_scores()[~diverged]
+    np.testing.assert_array_equal(fenced_scores(plain), (plain - plain.min()) / np.ptp(plain))
 
 
 def test_layout_decodes_what_it_encodes() -> None:
