@@ -40,6 +40,7 @@ from optuna.trial import FrozenTrial
 
 from metasearch.metamodel import MetaModel
 from metasearch.samplers._meta_support import encode_flat
+from metasearch.warehouse import Warehouse
 
 
 def near_copies(encodings: list[np.ndarray], resolution: float) -> int:
@@ -75,8 +76,6 @@ def at_edges(trial: FrozenTrial, edge: float) -> int:
 
 def stored_best(warehouse: str, family: str, sign: float) -> dict[str, float]:
     """The best stored final value of each task of ``family`` (``sign`` 1: maximized)."""
-    from metasearch.warehouse import Warehouse
-
     best: dict[str, float] = {}
     for record in Warehouse.open(warehouse).trial_records(family):
         if record.final_value is not None and np.isfinite(record.final_value):

@@ -58,9 +58,13 @@ class TaskHistory:
 
     def normalized_scores(self) -> np.ndarray:
         """:meth:`filled_scores` scaled to [0, 1] by the task's best and worst (1 = best)."""
-        filled = self.filled_scores()
-        span = filled.max() - filled.min()
-        return (filled - filled.min()) / span if span > 0 else np.full_like(filled, 0.5)
+        return unit_scaled(self.filled_scores())
+
+
+def unit_scaled(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to [0, 1] by their minimum and maximum; all 0.5 when they are equal."""
+    span = values.max() - values.min()
+    return (values - values.min()) / span if span > 0 else np.full_like(values, 0.5)
 
 
 @dataclass(frozen=True)
@@ -181,9 +185,10 @@ def _curve_matrix(curves: pd.DataFrame, max_budget: int) -> dict[Any, np.ndarray
     step order, by position."""
     ordered = curves.sort_values(["trial_id", "step"], kind="stable")
     position = ordered.groupby("trial_id", sort=False).cumcount().to_numpy()
-    inside = ordered[position < max_budget]
+    kept = position < max_budget
+    inside = ordered[kept]
     ids = pd.Index(inside["trial_id"].unique())
     matrix = np.full((len(ids), max_budget), np.nan)
     rows = ids.get_indexer(inside["trial_id"])
-    matrix[rows, position[position < max_budget]] = inside["value"].to_numpy(dtype=float)
+    matrix[rows, position[kept]] = inside["value"].to_numpy(dtype=float)
     return dict(zip(ids, matrix, strict=True))

@@ -247,7 +247,7 @@ class ConfigPrior(Component):
         :func:`_normal_terms`; per one-hot block, each centre's index (-1 where inactive); as
         Python lists, which a draw at a time reads faster than arrays.
         """
-        key = (id(self.elite_x), self.elite_x.shape, self.bands.tobytes())
+        key = self._fitted_key()
         cached = self._terms_cache
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -301,18 +301,26 @@ class ConfigPrior(Component):
             _add_kernel(blocks, block, self.bands[i], x, kernel[i], scratch)
         return blocks
 
+    def _fitted_key(self) -> tuple[Any, ...]:
+        """What the centres' kernels depend on: the centres and the bandwidths (the fit's
+        bandwidth search changes ``bands`` in place)."""
+        return (id(self.elite_x), self.elite_x.shape, self.bands.tobytes())
+
     def _remembered_rows(self, x: np.ndarray) -> np.ndarray:
         """:meth:`_kernel_rows` of ``x``, those of rows the last call had taken from it."""
-        key = (id(self.elite_x), self.elite_x.shape, self.bands.tobytes())
+        key = self._fitted_key()
         cached = self._rows_cache
         known = cached[1] if cached is not None and cached[0] == key else {}
         names = [row.tobytes() for row in x]
-        missing = [i for i, name in enumerate(names) if name not in known]
-        new = self._kernel_rows(x[missing]) if missing else np.zeros((0, len(self.elite_x)))
-        rows = {**{names[i]: known[names[i]] for i in range(len(x)) if names[i] in known},
-                **dict(zip((names[i] for i in missing), new, strict=True))}
+        rows = {name: known[name] for name in names if name in known}
+        missing = [i for i, name in enumerate(names) if name not in rows]
+        if missing:
+            rows.update(zip((names[i] for i in missing), self._kernel_rows(x[missing]),
+                            strict=True))
         self._rows_cache = (key, rows)
-        return np.stack([rows[name] for name in names]) if names else new
+        if not names:
+            return np.zeros((0, len(self.elite_x)))
+        return np.stack([rows[name] for name in names])
 
     def sample(self, n: int, rng: np.random.Generator, context: TaskContext | None = None
                ) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from metasearch.errors import MetasearchError
-from metasearch.metamodel._data import MetaDataset
+from metasearch.metamodel._data import MetaDataset, unit_scaled
 from metasearch.metamodel._encoding import EncodingLayout
 
 __all__ = ["TaskResponses"]
@@ -76,9 +76,7 @@ def fenced_scores(filled: np.ndarray) -> np.ndarray:
     """
     filled = np.asarray(filled, dtype=np.float64)
     q1, median, q3 = np.quantile(filled, [0.25, 0.5, 0.75])
-    clipped = np.maximum(filled, median - FENCE_IQRS * (q3 - q1))
-    span = clipped.max() - clipped.min()
-    return (clipped - clipped.min()) / span if span > 0 else np.full_like(clipped, 0.5)
+    return unit_scaled(np.maximum(filled, median - FENCE_IQRS * (q3 - q1)))
 
 
 class TaskResponses:
