@@ -30,7 +30,7 @@ from metasearch.errors import MetasearchError
 from metasearch.metamodel import ConfigPrior, TaskContext
 from metasearch.metamodel.surrogates import Predictor, ranking_losses
 from metasearch.samplers._acq_optimizer import MAX_ROUNDS, from_unit, local_search, to_unit
-from metasearch.samplers._meta_support import Support, config_keys
+from metasearch.samplers._meta_support import NEAR, Support, config_keys
 from metasearch.spaces import SearchSpace
 
 __all__ = [
@@ -256,6 +256,9 @@ class Acquisition:
             takes the best candidate as drawn (the ``random-acq`` ablation).
         trust: how far the task's trials bear the prior out (:func:`prior_trust`); scales
             the prior's exponent.
+        near: a candidate within this of a taken configuration in every encoded column
+            (:meth:`Support.near_taken`) is a repeat within rounding and never proposed; 0
+            leaves only exact repeats out (a finite space, whose choices are exact).
     """
 
     predictor: Predictor | None
@@ -265,6 +268,7 @@ class Acquisition:
     optimize: bool = True
     n_starts: int = 4
     trust: float = 1.0
+    near: float = NEAR
     _incumbent: float | None = field(default=None, init=False, repr=False)
 
     def _best_mean(self) -> float | None:
@@ -313,8 +317,9 @@ class Acquisition:
 
     def fresh_scores(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
                      *, prior: bool = True) -> np.ndarray:
-        """:meth:`scores` of normalized configurations; minus infinity for those taken and
-        those the space forbids (so neither is ever proposed)."""
+        """:meth:`scores` of normalized configurations; minus infinity for those taken, those
+        within rounding of a taken one (``near``) and those the space forbids (so none is ever
+        proposed)."""
         return self._fresh_terms(configs, space, support, prior=prior)[0]
 
     def _fresh_terms(self, configs: list[dict[str, Any]], space: SearchSpace, support: Support,
@@ -326,6 +331,8 @@ class Acquisition:
         x = space.encode_many(configs, validated=True)  # Candidates makes valid ones only
         fresh = np.array([key not in support.taken and space.allows(config)
                           for key, config in zip(config_keys(x), configs, strict=True)])
+        if self.near > 0.0:
+            fresh &= ~support.near_taken(x, self.near)
         if not fresh.any():
             return np.full(len(configs), -np.inf), np.full(len(configs), -np.inf)
         total, surrogate = self._terms(x, support, prior=prior)

@@ -43,6 +43,7 @@ from metasearch.samplers._meta_acquisition import (
 from metasearch.samplers._meta_distributions import NOT_MAPPED, map_value, mappable
 from metasearch.samplers._meta_loading import resolve_model
 from metasearch.samplers._meta_support import (
+    NEAR,
     PROPOSAL_ATTR,
     Support,
     SupportCache,
@@ -656,7 +657,8 @@ class MetaSampler(BaseSampler):
         prior = self._prior if adapted.predictor is not None else None
         finite = self._choices is not None and not fixed
         acquisition = Acquisition(adapted.predictor, prior, adapted.context, self._beta,
-                                  self._optimize and not finite, trust=adapted.trust)
+                                  self._optimize and not finite, trust=adapted.trust,
+                                  near=0.0 if finite else NEAR)
         found = acquisition.best(pool, space, support, make, rng)
         if finite:  # every choice scored: none left means the table is covered
             return found

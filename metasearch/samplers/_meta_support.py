@@ -21,6 +21,7 @@ import numpy as np
 import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
+from scipy.spatial import cKDTree
 
 from metasearch.errors import MetasearchError
 from metasearch.samplers._optuna_private import trial_id
@@ -53,6 +54,11 @@ MAX_CONDITIONING = 200
 """Support trials the surrogate and the prior's task weights condition on at most."""
 
 
+NEAR = 1.0 / 256.0
+"""Configurations this close to a taken one in every encoded column (unit, log scale for a
+log parameter) are a repeat within rounding: about 8 bits of each parameter's range."""
+
+
 def config_key(x: np.ndarray) -> tuple[float, ...]:
     """A hashable key of an encoding; configurations that encode alike are one configuration.
 
@@ -74,7 +80,8 @@ class Support:
     Attributes:
         x: encodings of finished (complete or failed) trials in the model's space, ``(n, d)``.
         scores: their values oriented so higher is better; NaN for failed trials.
-        taken: keys of every configuration already tried, queued, running or proposed.
+        taken: keys of every configuration already tried, queued, running or proposed
+            (:meth:`near_taken` finds those within rounding of a configuration).
         best_params: the flat parameters of the best finished trial (None before any): the
             configuration it was evaluated at where the objective recorded one.
     """
@@ -84,6 +91,9 @@ class Support:
     taken: set[tuple[float, ...]] = field(default_factory=set)
     best_params: dict[str, Any] | None = None
 
+    _near_index: Any = field(default=None, init=False, repr=False, compare=False)
+    _near_size: int = field(default=-1, init=False, repr=False, compare=False)
+
     @property
     def n_ok(self) -> int:
         """Support trials with a finite value."""
@@ -92,6 +102,24 @@ class Support:
     def fresh(self, x: np.ndarray) -> np.ndarray:
         """Per row of ``x`` (encodings), whether its key is not in ``taken``."""
         return np.array([config_key(row) not in self.taken for row in x], dtype=bool)
+
+    def near_taken(self, x: np.ndarray, within: float = NEAR) -> np.ndarray:
+        """Per row of ``x`` (encodings), whether a taken configuration lies within ``within``
+        of it in every encoded column (the Chebyshev distance on the unit encoding).
+
+        A categorical's or a cell edge's one-hot columns differ by 1 between choices, so only
+        configurations with the same choices can be near; numbers are near within ``within``
+        of their (log) range. The index over ``taken`` is built once and again only when
+        claims were added to it.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        if not self.taken or not len(x):
+            return np.zeros(len(x), dtype=bool)
+        if self._near_index is None or self._near_size != len(self.taken):
+            self._near_index = cKDTree(np.array(list(self.taken), dtype=np.float64))
+            self._near_size = len(self.taken)
+        distance, _ = self._near_index.query(x, k=1, p=np.inf, distance_upper_bound=within)
+        return np.isfinite(distance)
 
 
 def encode_flat(space: SearchSpace, flat: Mapping[str, Any]) -> np.ndarray | None:

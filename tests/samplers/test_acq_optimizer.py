@@ -23,7 +23,7 @@ from metasearch.samplers._meta_acquisition import (
     log_h,
 )
 from metasearch.samplers._meta_sampler import MetaSampler
-from metasearch.samplers._meta_support import Support, config_key
+from metasearch.samplers._meta_support import NEAR, Support, config_key
 from metasearch.spaces import Categorical, Float, Int, SearchSpace
 
 
@@ -218,6 +218,50 @@ def test_the_climbs_do_not_walk_up_the_prior_to_a_tried_configuration() -> None:
     assert gap > 0.05
     whole = acquisition.fresh_scores([chosen, *pool], SPACE, support)
     assert whole[0] >= whole[1:].max()  # still the whole acquisition's choice among them
+
+
+# -- no repeat within rounding on a mixed space ---------------------------------------------------
+
+
+def test_near_taken_means_within_rounding_in_every_column() -> None:
+    tried = SPACE.encode(PEAK)
+    support = Support(tried[None, :], np.array([1.0]), {config_key(tried)})
+    inside = tried.copy()
+    inside[0] += 0.9 * NEAR
+    inside[2] -= 0.9 * NEAR
+    outside = tried.copy()
+    outside[1] += 1.1 * NEAR  # one column beyond rounding is another configuration
+    other = SPACE.encode({**PEAK, "d": "w"})  # another choice of a categorical
+    rows = np.stack([tried, inside, outside, other])
+    assert support.near_taken(rows).tolist() == [True, True, False, False]
+    assert not Support(np.zeros((0, len(tried))), np.zeros(0)).near_taken(rows).any()
+    support.taken.add(config_key(other))  # a claim added later is seen too
+    assert support.near_taken(rows).tolist() == [True, True, False, True]
+
+
+def test_no_proposal_lies_within_rounding_of_a_tried_configuration() -> None:
+    """Issue #13: on a mixed space, no trial within rounding of one already tried. The known
+    surface peaks at a tried configuration, so the optimiser's best moves are its near-copies
+    (1/1000 of a range away); with the rule the proposal is a configuration of its own."""
+    rng = np.random.default_rng(3)
+    seen = [SPACE.validate(PEAK), *(SPACE.sample(rng) for _ in range(4))]
+    x = SPACE.encode_many(seen)
+    support = Support(x, _surface(seen), {config_key(r) for r in x})
+    context = TaskContext(x=x, scores=support.scores)
+    copies = [SPACE.validate({**PEAK, "a": 0.301}), SPACE.validate({**PEAK, "b": 0.0101})]
+    pool = [*copies, *(SPACE.sample(rng) for _ in range(64))]
+
+    def gap(config: dict[str, Any] | None) -> float:
+        assert config is not None
+        return float(np.abs(SPACE.encode(config) - SPACE.encode(PEAK)).max())
+
+    chosen = Acquisition(_KnownSurface(), None, context).best(
+        pool, SPACE, support, Candidates(SPACE, {}), np.random.default_rng(0))
+    assert gap(chosen) > NEAR
+    assert _surface([chosen])[0] > -0.01 + 0.5  # still next to the peak, one step out
+    loose = Acquisition(_KnownSurface(), None, context, near=0.0).best(
+        pool, SPACE, support, Candidates(SPACE, {}), np.random.default_rng(0))
+    assert gap(loose) <= NEAR  # without the rule, a near-copy wins
 
 
 # -- no repeats on a finite space ----------------------------------------------------------------
