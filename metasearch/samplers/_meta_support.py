@@ -91,7 +91,7 @@ class Support:
     taken: set[tuple[float, ...]] = field(default_factory=set)
     best_params: dict[str, Any] | None = None
 
-    _near_index: Any = field(default=None, init=False, repr=False, compare=False)
+    _near_index: cKDTree | None = field(default=None, init=False, repr=False, compare=False)
     _near_size: int = field(default=-1, init=False, repr=False, compare=False)
 
     @property
