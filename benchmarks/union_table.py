@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 from compare_before_after import p_less  # this folder is on sys.path when run as a script
@@ -80,6 +81,8 @@ def table(matrix: pd.DataFrame, reference: str, budgets: Sequence[int]) -> list[
 def _read(spec: str) -> pd.DataFrame:
     """``PATH`` or ``PATH=TAG`` (every method renamed ``METHOD@TAG``) as a runs table."""
     path, _, tag = spec.partition("=")
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: no such file (a comparison's runs.csv)")
     runs = pd.read_csv(path)
     return runs.assign(method=runs["method"] + f"@{tag}") if tag else runs
 
