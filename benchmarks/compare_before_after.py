@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from metasearch.compare._metrics import add_regret, regret_matrix
+from metasearch.compare._metrics import add_regret, regret_matrix, task_bounds
 
 METHODS = "metasearch,no-pruner,no-target-gp,random-acq"
 
@@ -32,12 +32,8 @@ def merged(before: pd.DataFrame, after: pd.DataFrame, methods: list[str], direct
         before[~before["method"].isin(methods)],
         before[before["method"].isin(methods)].assign(method=lambda d: d["method"] + "@before"),
         after[after["method"].isin(methods)].assign(method=lambda d: d["method"] + "@after"),
-    ])
-    values = runs[runs["state"] == "complete"].groupby("task")["value"]
-    high, low = values.max(), values.min()
-    best, worst = (high, low) if direction == "maximize" else (low, high)
-    bounds = pd.DataFrame({"best": best, "worst": worst, "direction": direction})
-    return regret_matrix(add_regret(runs, bounds))
+    ], ignore_index=True)
+    return regret_matrix(add_regret(runs, task_bounds(runs, direction)))
 
 
 def p_less(x: pd.Series, y: pd.Series) -> float:

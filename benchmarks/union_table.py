@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from compare_before_after import p_less  # this folder is on sys.path when run as a script
 
-from metasearch.compare._metrics import add_regret, regret_matrix
+from metasearch.compare._metrics import add_regret, regret_matrix, task_bounds
 
 
 def union(frames: Sequence[pd.DataFrame], direction: str) -> pd.DataFrame:
@@ -35,12 +35,8 @@ def union(frames: Sequence[pd.DataFrame], direction: str) -> pd.DataFrame:
         new = frame[~frame["method"].isin(taken)]
         taken |= set(new["method"])
         parts.append(new)
-    runs = pd.concat(parts)
-    values = runs[runs["state"] == "complete"].groupby("task")["value"]
-    high, low = values.max(), values.min()
-    best, worst = (high, low) if direction == "maximize" else (low, high)
-    bounds = pd.DataFrame({"best": best, "worst": worst, "direction": direction})
-    return regret_matrix(add_regret(runs, bounds))
+    runs = pd.concat(parts, ignore_index=True)
+    return regret_matrix(add_regret(runs, task_bounds(runs, direction)))
 
 
 def table(matrix: pd.DataFrame, reference: str, budgets: Sequence[int]) -> list[str]:
