@@ -92,7 +92,6 @@ class Support:
     best_params: dict[str, Any] | None = None
 
     _near_index: cKDTree | None = field(default=None, init=False, repr=False, compare=False)
-    _near_size: int = field(default=-1, init=False, repr=False, compare=False)
 
     @property
     def n_ok(self) -> int:
@@ -115,9 +114,8 @@ class Support:
         x = np.asarray(x, dtype=np.float64)
         if not self.taken or not len(x):
             return np.zeros(len(x), dtype=bool)
-        if self._near_index is None or self._near_size != len(self.taken):
+        if self._near_index is None or self._near_index.n != len(self.taken):
             self._near_index = cKDTree(np.array(list(self.taken), dtype=np.float64))
-            self._near_size = len(self.taken)
         distance, _ = self._near_index.query(x, k=1, p=np.inf, distance_upper_bound=within)
         return np.isfinite(distance)
 
