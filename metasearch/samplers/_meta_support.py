@@ -40,6 +40,7 @@ __all__ = [
     "config_keys",
     "encode_trial",
     "read_support",
+    "trials_since_gain",
 ]
 
 PROPOSAL_ATTR = "metasearch:proposal"
@@ -53,6 +54,10 @@ task the nearest row of the table, which may differ from the trial's parameters.
 MAX_CONDITIONING = 200
 """Support trials the surrogate and the prior's task weights condition on at most."""
 
+
+GAIN_SHARE = 0.01
+"""An improvement of the best completed value counts (:func:`trials_since_gain`) when it is at
+least this share of the gap between the study's best and median completed values."""
 
 NEAR = 1.0 / 256.0
 """Configurations this close to a taken one in every encoded column (unit, log scale for a
@@ -84,12 +89,15 @@ class Support:
             (:meth:`near_taken` finds those within rounding of a configuration).
         best_params: the flat parameters of the best finished trial (None before any): the
             configuration it was evaluated at where the objective recorded one.
+        stalled: finished trials since the last that improved the best completed value by a
+            step that counts (:func:`trials_since_gain`); 0 before any.
     """
 
     x: np.ndarray
     scores: np.ndarray
     taken: set[tuple[float, ...]] = field(default_factory=set)
     best_params: dict[str, Any] | None = None
+    stalled: int = 0
 
     _near_index: cKDTree | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -296,6 +304,26 @@ def _reports_in_final_units(pairs: Sequence[tuple[float, float]]) -> bool:
     return float(np.median(np.abs(last - final))) <= 0.1 * spread
 
 
+def trials_since_gain(outcomes: Sequence[float | None], share: float = GAIN_SHARE) -> int:
+    """Finished trials since the last that improved the best completed value by a step that
+    counts: at least ``share`` of the gap between the best and the median completed value.
+
+    ``outcomes`` are the finished trials in the order they were numbered: the value oriented so
+    higher is better, or None (pruned, failed). A search that refines one spot moves the best
+    by steps far below that gap, and such steps do not end a stall; the first completed value
+    always counts. 0 with no finite value.
+    """
+    values = np.array([v for v in outcomes if v is not None and math.isfinite(v)])
+    if not len(values):
+        return 0
+    step = share * (float(values.max()) - float(np.median(values)))
+    best, last = -math.inf, 0
+    for i, value in enumerate(outcomes):
+        if value is not None and math.isfinite(value) and value > best + step:
+            best, last = value, i
+    return len(outcomes) - 1 - last
+
+
 def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[FrozenTrial],
                  current: int, cache: StorageCache | None = None) -> Support:
     """The support set and taken configurations of ``trials`` (trial ``current`` excluded).
@@ -318,7 +346,8 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
     best: tuple[float, dict[str, Any]] | None = None
     pruned: list[tuple[np.ndarray, float]] = []
     reports: list[tuple[float, float]] = []
-    for trial in trials:
+    outcomes: list[float | None] = []  # finished trials', in the order they were numbered
+    for trial in sorted(trials, key=lambda t: t.number):
         if trial.number == current:
             continue
         entry = cache.encoded(space, trial) if cache is not None else encode_trial(space, trial)
@@ -330,6 +359,8 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
             pruned.append((x, last))
         if score is not None and math.isfinite(score) and last is not None:
             reports.append((last, score))
+        if trial.state.is_finished():
+            outcomes.append(score)
         if x is not None and score is not None:
             rows.append(x)
             scores.append(score)
@@ -341,7 +372,7 @@ def read_support(space: SearchSpace, study: optuna.Study, trials: Sequence[Froze
     width = space.encoding_length
     x_all = np.stack(rows) if rows else np.zeros((0, width))
     return Support(x_all, np.asarray(scores, dtype=np.float64), taken,
-                   best[1] if best is not None else None)
+                   best[1] if best is not None else None, trials_since_gain(outcomes))
 
 
 def conditioning_rows(scores: np.ndarray, cap: int = MAX_CONDITIONING) -> np.ndarray:

@@ -7,7 +7,12 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from metasearch.samplers._meta_support import config_key, config_keys, read_support
+from metasearch.samplers._meta_support import (
+    config_key,
+    config_keys,
+    read_support,
+    trials_since_gain,
+)
 from metasearch.spaces import Float, SearchSpace
 
 SPACE = SearchSpace(params=(Float("x", 0.0, 1.0),))
@@ -71,3 +76,30 @@ def test_config_keys_are_config_key_row_by_row() -> None:
     assert keys == [config_key(row) for row in x]
     assert all(type(k) is tuple and all(type(v) is float for v in k) for k in keys)
     assert config_keys(np.zeros((0, 3))) == []
+
+
+def test_a_stall_counts_the_finished_trials_since_the_last_gain_that_counts() -> None:
+    # best 1.0, median 0.5: a gain counts from 0.005 up
+    assert trials_since_gain([0.2, 0.5, 1.0, 0.3, None, float("nan"), 0.4]) == 4
+    # median 0.4, best about 1: a gain counts from about 0.006; steps of 0.001 do not add up
+    low = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert trials_since_gain([*low, 0.996, 0.997, 0.998, 0.3]) == 3
+    assert trials_since_gain([*low, 0.996, 0.997, 1.003, 0.3]) == 1  # 0.007 does
+    assert trials_since_gain([0.2, 0.5, 0.9, 0.92, 0.1]) == 1
+    assert trials_since_gain([None, 0.4]) == 0  # the first completed value always counts
+    assert trials_since_gain([None, float("nan")]) == 0
+    assert trials_since_gain([]) == 0
+
+
+def test_read_support_counts_the_stall_in_trial_order_pruned_and_failed_included() -> None:
+    study = _study("minimize", [
+        _trial(0.1, TrialState.COMPLETE, [0.9], 0.9),
+        _trial(0.2, TrialState.COMPLETE, [0.2], 0.2),
+        _trial(0.3, TrialState.PRUNED, [0.8]),
+        _trial(0.4, TrialState.FAIL, []),
+        _trial(0.5, TrialState.COMPLETE, [0.5], 0.5),
+        _trial(0.6, TrialState.RUNNING, [0.6]),  # not finished: not counted
+    ])
+    trials = study.get_trials()
+    assert read_support(SPACE, study, trials, current=-1).stalled == 3
+    assert read_support(SPACE, study, trials[::-1], current=-1).stalled == 3  # by number
