@@ -30,7 +30,7 @@ from metasearch.metamodel import (
     TaskContext,
     warn_unknown_features,
 )
-from metasearch.metamodel.surrogates import Predictor, SupportAdapter, TargetBlend
+from metasearch.metamodel.surrogates import Predictor, SupportAdapter, TargetBlend, own_gp
 from metasearch.samplers._fallback import allowed_draw, known_values
 from metasearch.samplers._from_studies import SAMPLER_KINDS, StudiesLike, learn_from_studies
 from metasearch.samplers._meta_acquisition import (
@@ -77,6 +77,16 @@ trial ranks nothing."""
 MAX_CHOICES = 2048
 """Configurations of a finite space (``choices``) scored per proposal at most: a larger table
 is scored on that many of its untried rows, drawn afresh for each proposal."""
+STALL_TRIALS = 5
+"""Finished trials without a gain that counts (:attr:`Support.stalled`) after which a proposal
+may be the study's own GP's (see :meth:`MetaSampler._own_turn`)."""
+EXPLORE_FROM = 10
+"""Finished trials with a value a study needs before a stall hands a proposal to its own GP
+(at least; see :data:`EXPLORE_PER_PARAMETER`): the warm start's trials are the transfer's."""
+EXPLORE_PER_PARAMETER = 2
+"""...and at least this many per parameter of the model's space: a GP of fewer trials than
+twice its inputs knows less of the task than the transfer does (the usual initial design of
+GP-based optimisers is one to ten per dimension)."""
 HANDOVER_RANK = 0.5
 """The share of the acquisition's own candidates a portfolio pick must score at least as high
 as to keep its turn: the median candidate, a typical draw (see :meth:`MetaSampler._keeps_turn`)."""
@@ -159,7 +169,10 @@ class MetaSampler(BaseSampler):
     so the task's evidence takes over as it grows; the prior fades faster, and yields candidates
     to uniform draws, where the study's trials say it ranks them poorly (:func:`prior_trust`); the
     best candidates are polished by local search of the acquisition; a configuration already
-    tried, queued or running is never proposed while a fresh one can be found.
+    tried, queued or running is never proposed while a fresh one can be found. Once the search
+    stalls (:data:`STALL_TRIALS` finished trials without a gain that counts), a GP of the
+    study's own values takes turns with the transfer, as often as the blend weights it, until
+    the best improves again (:meth:`_own_turn`).
 
     Parameters outside the model's space (define-by-run) and every parameter when there is no
     model go to ``fallback`` (multivariate TPE by default), which makes a sampler with no model
@@ -206,6 +219,9 @@ class MetaSampler(BaseSampler):
         trust_prior: scale the prior's exponent and its share of the candidates by how well
             it ranks the study's trials (:func:`prior_trust`); False keeps piBO's fixed
             ``beta / n`` and half of the candidates (the ``no-trust`` ablation).
+        explore: once the search stalls, let a GP of the study's own values take turns with
+            the transfer until the best improves again (see :meth:`_own_turn`); False never
+            does (the ``no-explore`` ablation).
     """
 
     def __init__(
@@ -227,6 +243,7 @@ class MetaSampler(BaseSampler):
         handover: bool = True,
         choices: Sequence[Mapping[str, Any]] | None = None,
         trust_prior: bool = True,
+        explore: bool = True,
     ) -> None:
         if surrogate_kind is not None and surrogate_kind not in SURROGATE_KINDS:
             raise ValueError(f"surrogate_kind must be one of {SURROGATE_KINDS} or None, "
@@ -257,6 +274,7 @@ class MetaSampler(BaseSampler):
             else None
         self._beta = beta
         self._trust_prior = trust_prior
+        self._explore = explore
         self._lock = threading.RLock()
         self._cache = SupportCache()
         self._proposals: dict[tuple[int, int], dict[str, Any]] = {}  # per trial, until told
@@ -652,9 +670,12 @@ class MetaSampler(BaseSampler):
         if self._surrogate is None and self._prior is None:
             return None
         adapted = self._adapted_to(support)
+        own = self._own_turn(support, adapted)
+        if own is not None:
+            adapted = _Adapted(adapted.context, own, 0.0)
         make = Candidates(space, fixed)
         pool = self._candidate_pool(space, make, support, adapted, rng)
-        prior = self._prior if adapted.predictor is not None else None
+        prior = self._prior if adapted.predictor is not None and own is None else None
         finite = self._choices is not None and not fixed
         acquisition = Acquisition(adapted.predictor, prior, adapted.context, self._beta,
                                   self._optimize and not finite, trust=adapted.trust,
@@ -668,6 +689,49 @@ class MetaSampler(BaseSampler):
             more = make.draw([space.sample(rng) for _ in range(self._n_candidates)], rng)
             found = acquisition.best(more, space, support, make, rng)
         return found
+
+    def _own_turn(self, support: Support, adapted: _Adapted) -> Predictor | None:
+        """The GP of the study's own values (:func:`own_gp`) when this proposal is its turn;
+        else None.
+
+        A transfer search that stalls keeps proposing where the past tasks and the blend
+        agree: on ``yahpo-rbv2_rpart`` it refined one region for 25 trials by steps of a
+        tenth of a point while Optuna's ``GPSampler`` left it for the space's other end
+        (ninth pass, README). So once the study has :data:`EXPLORE_FROM` values, and
+        :data:`EXPLORE_PER_PARAMETER` per parameter of the model's space, and its last
+        :data:`STALL_TRIALS` finished trials have not improved the best by a step that counts
+        (:attr:`Support.stalled`), each proposal is the own GP's (expected improvement in the
+        values' own units, uniform and local candidates, no prior) with the probability the
+        blend gives its target GP: the share of leave-one-out samples in which a GP of the
+        study alone ranks the study's trials better than the transfer surrogate
+        (:func:`loo_rank_weights`). Where the transfer still ranks them best, as on
+        ``synthetic``, it keeps most turns: handing every stalled proposal over cost regret
+        there (tenth pass). The coin is seeded by the sampler's seed and the study's size, not
+        drawn from the candidates' stream, so a proposal the transfer keeps is the one it
+        would have made without this rule.
+
+        None before a stall, without a target GP in the blend (``no-target-gp``, RGPE, a
+        prior alone) or with ``explore=False``.
+        """
+        if not self._explore or support.stalled < STALL_TRIALS \
+                or support.n_ok < max(EXPLORE_FROM, EXPLORE_PER_PARAMETER * len(self._dists)):
+            return None
+        weights = getattr(adapted.predictor, "weights", None)
+        if weights is None or getattr(adapted.predictor, "target", None) is None:
+            return None
+        coin = np.random.default_rng([self._entropy, len(support.taken), 1]).random()
+        if coin >= float(weights[1]):
+            return None
+        assert self._model is not None  # a predictor was adapted
+        try:
+            gp = own_gp(adapted.context, self._model.space.encoding_length)
+        except (MetasearchError, ValueError, np.linalg.LinAlgError) as exc:
+            _logger.debug(f"MetaSampler: no GP of the study's own values ({exc}).")
+            return None
+        if gp is not None:
+            _logger.debug(f"MetaSampler: {support.stalled} trials without a gain; a GP of the "
+                          "study's own values proposes.")
+        return gp
 
     def _adapted_to(self, support: Support) -> _Adapted:
         """``support``'s conditioning context, the surrogate adapted to it and the prior's

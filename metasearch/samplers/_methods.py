@@ -277,6 +277,8 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     _metasearch("no-trust", "ablation", "no-pruner fading the prior by piBO's beta / n alone, "
                 "not also by how well it ranks the study's trials", prune=False,
                 trust_prior=False),
+    _metasearch("no-explore", "ablation", "no-pruner never handing a stalled search to the "
+                "GP fitted on the study's own trials", prune=False, explore=False),
     _cold("random"),
     _cold("tpe"),
     _cold("gp"),

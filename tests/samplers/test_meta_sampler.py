@@ -377,3 +377,54 @@ def test_the_sampler_pickles() -> None:
     assert copy.model is not None
     study = optuna.create_study(direction="maximize", sampler=copy)
     study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=2, n_jobs=2)
+
+
+def _stalled_or_not(explore: bool, rising: bool, seed: int = 0, n: int = 26
+                    ) -> tuple[dict[str, Any], optuna.Study]:
+    """The next proposal after ``n`` trials (26: two per parameter of the space, and two more)
+    whose values rise to the last (every trial a gain) or fall from the first (``n - 1``
+    trials without one); and the study it was made on."""
+    rng = np.random.default_rng(0)
+    configs = [SPACE.sample(rng) for _ in range(n)]
+    values = sorted(rng.random(n).tolist(), reverse=not rising)
+    study = optuna.create_study(direction="maximize",
+                                sampler=MetaSampler(trained(), seed=seed, explore=explore))
+    dists = SPACE.distributions()
+    for config, value in zip(configs, values, strict=True):
+        flat = SPACE.flatten(config)
+        study.add_trial(optuna.trial.create_trial(
+            params=flat, distributions={k: dists[k] for k in flat}, value=value))
+    study.optimize(lambda t: float(len(SPACE.suggest(t))), n_trials=1)
+    return study.trials[-1].params, study
+
+
+def test_the_study_s_own_gp_proposes_only_once_the_search_stalls() -> None:
+    """While every trial improves the best, or with fewer trials than two per parameter,
+    turning the stall rule off changes nothing. After 25 trials without a gain, some seeds'
+    proposals are the own GP's (the blend's coin), and
+    each of those is one that GP (in the values' units) ranks above the transfer's proposal
+    by expected improvement; the others are the transfer's own."""
+    from metasearch.metamodel.surrogates import own_gp
+    from metasearch.samplers._meta_acquisition import log_expected_improvement
+
+    assert _stalled_or_not(True, rising=True)[0] == _stalled_or_not(False, rising=True)[0]
+    for seed in range(3):  # stalled, but 14 trials are too few for a GP of 12 parameters
+        assert _stalled_or_not(True, rising=False, seed=seed, n=14)[0] == \
+            _stalled_or_not(False, rising=False, seed=seed, n=14)[0]
+    turns = 0
+    for seed in range(6):
+        own, study = _stalled_or_not(True, rising=False, seed=seed)
+        transfer, _ = _stalled_or_not(False, rising=False, seed=seed)
+        if own == transfer:
+            continue
+        turns += 1
+        seen = study.trials[:-1]
+        context = TaskContext(x=SPACE.encode_many([SPACE.unflatten(t.params) for t in seen]),
+                              scores=np.array([t.value for t in seen]))
+        gp = own_gp(context, SPACE.encoding_length)
+        assert gp is not None
+        mean, std = gp.predict(SPACE.encode_many([SPACE.unflatten(own),
+                                                  SPACE.unflatten(transfer)]))
+        ei = log_expected_improvement(mean, std, float(np.max(gp.predict(gp.x)[0])))
+        assert ei[0] > ei[1]
+    assert turns > 0

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         RGPESurrogate,
         ranking_losses,
     )
-    from metasearch.metamodel.surrogates._target import TargetBlend
+    from metasearch.metamodel.surrogates._target import TargetBlend, own_gp
 
 _HOMES = {
     "FSBOConfig": "_fsbo",
@@ -48,6 +48,7 @@ _HOMES = {
     "ranking_losses": "_rgpe",
     "quantile_normalize": "_common",
     "support_spearman": "_common",
+    "own_gp": "_target",
 }
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "RGPESurrogate",
     "SupportAdapter",
     "TargetBlend",
+    "own_gp",
     "quantile_normalize",
     "ranking_losses",
     "support_spearman",

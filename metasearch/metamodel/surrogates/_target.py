@@ -31,12 +31,13 @@ from metasearch.metamodel.surrogates._common import (
     SupportAdapter,
     check_context,
     check_queries,
+    fill_failed,
     single_blas_thread,
 )
 from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
 from metasearch.metamodel.surrogates._rgpe import ranking_losses
 
-__all__ = ["ArdGP", "BlendPredictor", "TargetBlend", "loo_rank_weights"]
+__all__ = ["ArdGP", "BlendPredictor", "TargetBlend", "loo_rank_weights", "own_gp"]
 
 MIN_TARGET_TRIALS = 3
 """Support trials below which the target GP is not fitted (the surrogate alone predicts)."""
@@ -224,6 +225,28 @@ def _even_in_rank(y: np.ndarray, cap: int) -> np.ndarray:
         return np.arange(len(y))
     order = np.argsort(-y, kind="stable")
     return np.sort(order[np.unique(np.round(np.linspace(0, len(y) - 1, cap)).astype(int))])
+
+
+def own_gp(context: TaskContext, dim: int) -> ArdGP | None:
+    """A GP fitted on the support set's own values, in their units (standardized, as Optuna's
+    ``GPSampler`` fits its GP; failed trials at the worst value); None with fewer than
+    :data:`MIN_TARGET_TRIALS` trials or all of them tied.
+
+    :class:`TargetBlend`'s GP is fitted on the values' quantiles, the scale the meta-learned
+    surrogate shares with it. Quantiles keep the order and drop the sizes: a cluster of
+    trials a tenth of a point apart near the best spans as many quantiles as the whole
+    space's spread, so that GP sees a steep slope where the task is flat and its expected
+    improvement keeps refining the cluster (``yahpo-rbv2_rpart``, tenth pass in the README).
+    In the values' own units the cluster is flat, and the improvement lies where the GP is
+    unsure.
+    """
+    x, _ = check_context(context, dim)
+    y = fill_failed(np.asarray(context.scores, dtype=np.float64).reshape(-1))
+    if len(y) < MIN_TARGET_TRIALS or np.ptp(y) == 0:
+        return None
+    rows = _even_in_rank(y, TARGET_CAP)
+    with single_blas_thread():
+        return ArdGP(x[rows], y[rows])
 
 
 class BlendPredictor:
