@@ -670,13 +670,13 @@ class MetaSampler(BaseSampler):
         if self._surrogate is None and self._prior is None:
             return None
         adapted = self._adapted_to(support)
-        own = self._own_turn(support, adapted)
+        finite = self._choices is not None and not fixed
+        own = None if finite else self._own_turn(support, adapted)
         if own is not None:
             adapted = _Adapted(adapted.context, own, 0.0)
         make = Candidates(space, fixed)
         pool = self._candidate_pool(space, make, support, adapted, rng)
         prior = self._prior if adapted.predictor is not None and own is None else None
-        finite = self._choices is not None and not fixed
         acquisition = Acquisition(adapted.predictor, prior, adapted.context, self._beta,
                                   self._optimize and not finite, trust=adapted.trust,
                                   near=0.0 if finite else NEAR)
@@ -711,7 +711,10 @@ class MetaSampler(BaseSampler):
         would have made without this rule.
 
         None before a stall, without a target GP in the blend (``no-target-gp``, RGPE, a
-        prior alone) or with ``explore=False``.
+        prior alone) or with ``explore=False``; and never asked on a finite space
+        (``choices``), where the acquisition ranks every untried row: on ``lcbench-table``
+        and ``taskset`` (three folds) the turns delayed the optimum the transfer reached by
+        25 trials in 20 of 80 pairs and bought nothing by 100 (tenth pass).
         """
         if not self._explore or support.stalled < STALL_TRIALS \
                 or support.n_ok < max(EXPLORE_FROM, EXPLORE_PER_PARAMETER * len(self._dists)):

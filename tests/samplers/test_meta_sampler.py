@@ -379,7 +379,8 @@ def test_the_sampler_pickles() -> None:
     study.optimize(objective(FAMILY.task(HELD_OUT[0])), n_trials=2, n_jobs=2)
 
 
-def _stalled_or_not(explore: bool, rising: bool, seed: int = 0, n: int = 26
+def _stalled_or_not(explore: bool, rising: bool, seed: int = 0, n: int = 26,
+                    choices: list[dict[str, Any]] | None = None
                     ) -> tuple[dict[str, Any], optuna.Study]:
     """The next proposal after ``n`` trials (26: two per parameter of the space, and two more)
     whose values rise to the last (every trial a gain) or fall from the first (``n - 1``
@@ -388,7 +389,8 @@ def _stalled_or_not(explore: bool, rising: bool, seed: int = 0, n: int = 26
     configs = [SPACE.sample(rng) for _ in range(n)]
     values = sorted(rng.random(n).tolist(), reverse=not rising)
     study = optuna.create_study(direction="maximize",
-                                sampler=MetaSampler(trained(), seed=seed, explore=explore))
+                                sampler=MetaSampler(trained(), seed=seed, explore=explore,
+                                                    choices=choices))
     dists = SPACE.distributions()
     for config, value in zip(configs, values, strict=True):
         flat = SPACE.flatten(config)
@@ -428,3 +430,14 @@ def test_the_study_s_own_gp_proposes_only_once_the_search_stalls() -> None:
         ei = log_expected_improvement(mean, std, float(np.max(gp.predict(gp.x)[0])))
         assert ei[0] > ei[1]
     assert turns > 0
+
+
+def test_a_finite_space_never_hands_a_stalled_search_to_the_own_gp() -> None:
+    """On a table (``choices``) the acquisition ranks every untried row, and the stall rule
+    stays off: the same proposals with and without it, for the seeds whose proposals it
+    changes on the continuous space."""
+    rng = np.random.default_rng(1)
+    table = [SPACE.sample(rng) for _ in range(60)]
+    for seed in range(6):
+        assert _stalled_or_not(True, rising=False, seed=seed, choices=table)[0] == \
+            _stalled_or_not(False, rising=False, seed=seed, choices=table)[0]
