@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from metasearch.metamodel import TaskContext
-from metasearch.metamodel.surrogates import FSBOConfig, FSBOSurrogate, TargetBlend
+from metasearch.metamodel.surrogates import FSBOConfig, FSBOSurrogate, TargetBlend, own_gp
 from metasearch.metamodel.surrogates._kernels import SQRT5, matern52
 from metasearch.metamodel.surrogates._target import ArdGP, _weighted_sq_dist, loo_rank_weights
 
@@ -164,3 +164,24 @@ def test_rank_weight_ties_go_to_the_surrogate() -> None:
     y = np.arange(6.0)
     same = (y.copy(), np.full(6, 1e-6))
     assert loo_rank_weights([same, same], y).tolist() == [1.0, 0.0]
+
+
+def test_own_gp_predicts_the_values_in_their_own_units() -> None:
+    """Not in quantiles: on values with a tight cluster near the best, its posterior mean
+    follows the values (an affine change of the values changes it alike, bit for bit up to
+    rounding), a failed trial counts as the worst value, and it needs 3 untied values."""
+    rng = np.random.default_rng(0)
+    x = rng.random((24, 3))
+    y = np.where(x[:, 0] > 0.5, 0.99 + 0.001 * x[:, 1], 0.5 * x[:, 0])  # a plateau near 1
+    gp = own_gp(TaskContext(x=x, scores=y), 3)
+    assert gp is not None
+    mean, _ = gp.predict(x)
+    assert np.abs(mean - y).max() < 0.05  # quantiles would put the plateau at 0.5 to 1
+    scaled = own_gp(TaskContext(x=x, scores=1000.0 * y - 7.0), 3)
+    assert scaled is not None
+    np.testing.assert_allclose(scaled.predict(x)[0], 1000.0 * mean - 7.0, rtol=1e-6, atol=1e-3)
+    failed = own_gp(TaskContext(x=x, scores=np.where(np.arange(24) == 0, np.nan, y)), 3)
+    assert failed is not None
+    assert failed.y[0] == failed.y.min()
+    assert own_gp(TaskContext(x=x[:2], scores=y[:2]), 3) is None
+    assert own_gp(TaskContext(x=x, scores=np.full(24, 0.3)), 3) is None

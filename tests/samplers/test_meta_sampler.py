@@ -21,6 +21,8 @@ from synthetic_data import evaluated_dataset
 from metasearch.errors import ModelError
 from metasearch.families import get_family
 from metasearch.metamodel import MetaModel, TaskContext, TaskSplit
+from metasearch.metamodel.surrogates import own_gp
+from metasearch.samplers._meta_acquisition import log_expected_improvement
 from metasearch.samplers._meta_loading import ColdStartWarning
 from metasearch.samplers._meta_pruner import MetaPruner
 from metasearch.samplers._meta_sampler import MetaSampler
@@ -403,12 +405,9 @@ def _stalled_or_not(explore: bool, rising: bool, seed: int = 0, n: int = 26,
 def test_the_study_s_own_gp_proposes_only_once_the_search_stalls() -> None:
     """While every trial improves the best, or with fewer trials than two per parameter,
     turning the stall rule off changes nothing. After 25 trials without a gain, some seeds'
-    proposals are the own GP's (the blend's coin), and
-    each of those is one that GP (in the values' units) ranks above the transfer's proposal
-    by expected improvement; the others are the transfer's own."""
-    from metasearch.metamodel.surrogates import own_gp
-    from metasearch.samplers._meta_acquisition import log_expected_improvement
-
+    proposals are the own GP's (the blend's coin), and each of those is one that GP (in the
+    values' units) ranks above the transfer's proposal by expected improvement; the others
+    are the transfer's own."""
     assert _stalled_or_not(True, rising=True)[0] == _stalled_or_not(False, rising=True)[0]
     for seed in range(3):  # stalled, but 14 trials are too few for a GP of 12 parameters
         assert _stalled_or_not(True, rising=False, seed=seed, n=14)[0] == \
