@@ -13,7 +13,8 @@ keeps its last regret at ``k``)::
 
 prints, per method, the median distinct rows of a run, the median regret at 5, 10, 25, 50
 and the budget by distinct rows, and the focus method's pairs lower / higher than each other
-method with the one-sided Wilcoxon p that it is lower (README, "The surrogate's corners").
+method with the one-sided Wilcoxon p that it is lower ("The surrogate's corners" in
+docs/issue-13-passes.md).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A surrogate family (``yahpo-lcbench``, any ``yahpo-SCENARIO``) answers every configuration,
 including the corners of its space, where it extrapolates: on ``yahpo-lcbench`` both ``gp``
 and ``metasearch`` end their 100-trial searches with most numeric parameters at a bound, at
-accuracies far above the best of the warehouse's uniform draws (the README's "The surrogate's
-corners"). HPO-B's protocol avoids that by searching a finite set of evaluated
+accuracies far above the best of the warehouse's uniform draws ("The surrogate's corners" in
+docs/issue-13-passes.md). HPO-B's protocol avoids that by searching a finite set of evaluated
 configurations. This script builds such a set from a surrogate: ``--configs`` seeded uniform
 configurations, the same ones for every task (so the warehouse replays them as a table),
 each valued at the full budget, written as the warehouse's long-format table (one row per

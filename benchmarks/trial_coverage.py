@@ -15,7 +15,8 @@ Issue #13's seventh pass asked why ``metasearch`` trails ``gp`` late on some
   trial's value against the best the warehouse stores for the task (its uniform draws, on a
   surrogate family): a surrogate extrapolates at its space's corners, and a search that ends
   there, far above every stored draw, found the surrogate's artifact rather than a
-  configuration anyone measured (the README's "The surrogate's corners").
+  configuration anyone measured ("The surrogate's corners" in
+  docs/issue-13-passes.md).
 
 ::
 

@@ -694,10 +694,10 @@ class MetaSampler(BaseSampler):
         """The GP of the study's own values (:func:`own_gp`) when this proposal is its turn;
         else None.
 
-        A transfer search that stalls keeps proposing where the past tasks and the blend
-        agree: on ``yahpo-rbv2_rpart`` it refined one region for 25 trials by steps of a
-        tenth of a point while Optuna's ``GPSampler`` left it for the space's other end
-        (ninth pass, README). So once the study has :data:`EXPLORE_FROM` values, and
+        A transfer search that stalls keeps proposing where the past tasks and the blend agree: on
+        ``yahpo-rbv2_rpart`` it refined one region for 25 trials by steps of a tenth of a point
+        while Optuna's ``GPSampler`` left it for the space's other end (the ninth pass in
+        ``docs/issue-13-passes.md``). So once the study has :data:`EXPLORE_FROM` values, and
         :data:`EXPLORE_PER_PARAMETER` per parameter of the model's space, and its last
         :data:`STALL_TRIALS` finished trials have not improved the best by a step that counts
         (:attr:`Support.stalled`), each proposal is the own GP's (expected improvement in the

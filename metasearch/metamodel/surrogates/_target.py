@@ -236,9 +236,9 @@ def own_gp(context: TaskContext, dim: int) -> ArdGP | None:
     surrogate shares with it. Quantiles keep the order and drop the sizes: a cluster of
     trials a tenth of a point apart near the best spans as many quantiles as the whole
     space's spread, so that GP sees a steep slope where the task is flat and its expected
-    improvement keeps refining the cluster (``yahpo-rbv2_rpart``, tenth pass in the README).
-    In the values' own units the cluster is flat, and the improvement lies where the GP is
-    unsure.
+    improvement keeps refining the cluster (``yahpo-rbv2_rpart``, the tenth pass in
+    ``docs/issue-13-passes.md``). In the values' own units the cluster is flat, and the improvement
+    lies where the GP is unsure.
     """
     x, _ = check_context(context, dim)
     y = fill_failed(np.asarray(context.scores, dtype=np.float64).reshape(-1))
